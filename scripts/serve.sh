@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Install and start Tiangong on the embedded default: SQLite in ./data, no other servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/tiangong serve "$@"

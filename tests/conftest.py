@@ -1,0 +1,126 @@
+"""Shared fixtures: one real database per run (migrated once), clean tables per test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests import backends
+
+backends.configure_environment()
+
+import httpx  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from sqlalchemy import delete  # noqa: E402
+
+from tiangong.app import create_app, lifespan  # noqa: E402
+from tiangong.cache import close_cache, get_cache  # noqa: E402
+from tiangong.cache.redis import RedisCache  # noqa: E402
+from tiangong.config import get_settings  # noqa: E402
+from tiangong.db import migrate  # noqa: E402
+from tiangong.db.engine import dispose_engine, session_factory  # noqa: E402
+from tiangong.db.registry import Base  # noqa: E402
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    asyncio.run(backends.create_database())
+    migrate.upgrade()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    asyncio.run(backends.drop_database())
+
+
+def pytest_report_header() -> str:
+    return f"tiangong: database={backends.BACKEND} redis={'on' if backends.USE_REDIS else 'off'}"
+
+
+@pytest.fixture(scope="session")
+async def app() -> AsyncIterator[FastAPI]:
+    application = create_app()
+    async with lifespan(application):
+        yield application
+    await dispose_engine()
+
+
+async def _clear_cache() -> None:
+    cache = get_cache()
+    if isinstance(cache, RedisCache):
+        keys = [key async for key in cache.client.scan_iter(match=f"{cache.prefix}*", count=500)]
+        if keys:
+            await cache.client.delete(*keys)
+    else:
+        await close_cache()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state() -> AsyncIterator[None]:
+    yield
+    async with session_factory()() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+        await session.commit()
+    await _clear_cache()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def register(
+    client: httpx.AsyncClient, email: str, nickname: str, password: str = "correct-horse-1"
+) -> dict[str, str]:
+    """Register and log in; returns the Authorization header."""
+    response = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": password, "nickname": nickname}
+    )
+    assert response.status_code == 201, response.text
+    response = await client.post(
+        "/api/v1/auth/login", data={"username": email, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+async def admin_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    return await register(client, "admin@example.com", "admin")
+
+
+@pytest.fixture
+async def user_headers(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> dict[str, str]:
+    return await register(client, "alice@example.com", "alice")
+
+
+@pytest.fixture
+async def other_headers(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> dict[str, str]:
+    return await register(client, "bob@example.com", "bob")
+
+
+@pytest.fixture
+def settings() -> Any:
+    return get_settings()
+
+
+FAKE_LLM_KEY = "sk-fake-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server() -> Any:
+    from tiangong.testing.fake_llm import FakeLLM
+
+    server = FakeLLM(api_key=FAKE_LLM_KEY).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server: Any) -> Any:
+    fake_llm_server.reset()
+    return fake_llm_server

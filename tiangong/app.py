@@ -1,0 +1,59 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tiangong import __version__
+from tiangong.api.errors import install_error_handlers
+from tiangong.api.middleware import RequestIdMiddleware
+from tiangong.api.router import api_router
+from tiangong.cache import close_cache, get_cache
+from tiangong.config import get_settings
+from tiangong.db.engine import dispose_engine, get_engine
+from tiangong.health.endpoints import router as health_router
+from tiangong.logs import configure_logging
+from tiangong.security.keys import encryption_key, secret_key
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # Create keys and connections up front so the first request pays nothing.
+    secret_key()
+    encryption_key()
+    get_engine()
+    get_cache()
+    yield
+    await close_cache()
+    await dispose_engine()
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app = FastAPI(
+        title="Tiangong",
+        version=__version__,
+        description="Self-hosted AI agent platform",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health_router)
+    app.include_router(health_router, prefix="/api/v1", include_in_schema=False)
+    app.include_router(api_router)
+    return app

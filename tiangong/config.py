@@ -1,0 +1,72 @@
+"""Settings: one object, read from TIANGONG_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DB_SCHEMES = (
+    "sqlite+aiosqlite://",
+    "postgresql+asyncpg://",
+    "mysql+asyncmy://",
+    "mysql+aiomysql://",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIANGONG_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    # Keys namespace in a shared Redis, so several deployments (or test runs) can share one.
+    cache_prefix: str = "tg:"
+
+    host: str = "127.0.0.1"
+    port: int = 8038
+
+    # Empty means "generate once and keep in the data dir"; never a shipped default.
+    secret_key: str | None = None
+    encryption_key: str | None = None
+    access_token_minutes: int = Field(default=60 * 24, ge=1)
+
+    # argon2id cost; the defaults follow RFC 9106's second recommendation.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=1024)
+
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    cors_origins: list[str] = []
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_DB_SCHEMES):
+            raise ValueError(f"database_url must start with one of {', '.join(_DB_SCHEMES)}")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tiangong.db').resolve()}"
+
+    @property
+    def db_backend(self) -> str:
+        return self.db_url.split("+", 1)[0].split(":", 1)[0]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

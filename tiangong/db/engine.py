@@ -1,0 +1,65 @@
+"""The async engine and session factory, one per process, built from settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from tiangong.config import get_settings
+
+_engine: AsyncEngine | None = None
+_sessions: async_sessionmaker[AsyncSession] | None = None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets readers run while one writer commits; busy_timeout queues writers instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def build_engine(url: str) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs = {"connect_args": {"timeout": 30}}
+    elif url.startswith("mysql"):
+        kwargs["pool_recycle"] = 3600
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def get_engine() -> AsyncEngine:
+    global _engine
+    if _engine is None:
+        settings = get_settings()
+        if settings.db_backend == "sqlite":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _engine = build_engine(settings.db_url)
+    return _engine
+
+
+def session_factory() -> async_sessionmaker[AsyncSession]:
+    global _sessions
+    if _sessions is None:
+        _sessions = async_sessionmaker(get_engine(), expire_on_commit=False)
+    return _sessions
+
+
+async def dispose_engine() -> None:
+    global _engine, _sessions
+    if _engine is not None:
+        await _engine.dispose()
+    _engine = None
+    _sessions = None
