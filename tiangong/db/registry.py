@@ -1,7 +1,19 @@
 """Imports every table so Base.metadata is complete (for Alembic and test cleanup)."""
 
+from tiangong.agents.models import Agent, AgentVersion
 from tiangong.auth.models import User
+from tiangong.conversations.models import Conversation, Message
 from tiangong.db.base import Base
+from tiangong.llm_logs.models import LLMCallLog
 from tiangong.model_configs.models import ModelConfig
 
-__all__ = ["Base", "ModelConfig", "User"]
+__all__ = [
+    "Agent",
+    "AgentVersion",
+    "Base",
+    "Conversation",
+    "LLMCallLog",
+    "Message",
+    "ModelConfig",
+    "User",
+]
