@@ -124,3 +124,57 @@ def fake_llm_server() -> Any:
 def fake_llm(fake_llm_server: Any) -> Any:
     fake_llm_server.reset()
     return fake_llm_server
+
+
+@pytest.fixture(scope="session")
+async def live_url(app: FastAPI) -> AsyncIterator[str]:
+    """The app on a real loopback socket (same event loop), for SSE and disconnect tests."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def chat_model(
+    client: httpx.AsyncClient, user_headers: dict[str, str], fake_llm: Any
+) -> dict[str, Any]:
+    """A default model config (alias `worker`) for the `user_headers` user, on the fake LLM."""
+    body = {
+        "name": "fake",
+        "alias": "worker",
+        "base_url": fake_llm.base_url,
+        "model_name": "fake-model",
+        "api_key": FAKE_LLM_KEY,
+        "is_default": True,
+    }
+    response = await client.post("/api/v1/model-configs", json=body, headers=user_headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    """Split an SSE body into (event, data) pairs."""
+    import json
+
+    events = []
+    for block in text.strip().split("\n\n"):
+        name, data = "message", None
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+        events.append((name, data))
+    return events

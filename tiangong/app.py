@@ -9,15 +9,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tiangong import __version__
-from tiangong.api.errors import install_error_handlers
+from tiangong.api.errors import install_error_handlers, register_error_family
 from tiangong.api.middleware import RequestIdMiddleware
 from tiangong.api.router import api_router
 from tiangong.cache import close_cache, get_cache
 from tiangong.config import get_settings
+from tiangong.conversations.turns import drain as drain_turns
 from tiangong.db.engine import dispose_engine, get_engine
 from tiangong.health.endpoints import router as health_router
 from tiangong.logs import configure_logging
 from tiangong.security.keys import encryption_key, secret_key
+from tiangong.smartflow import envelope as smartflow_envelope
 
 
 @asynccontextmanager
@@ -28,6 +30,8 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     get_engine()
     get_cache()
     yield
+    # Running chat turns finish (or save what they have) before connections close.
+    await drain_turns()
     await close_cache()
     await dispose_engine()
 
@@ -44,6 +48,7 @@ def create_app() -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    register_error_family(smartflow_envelope.PREFIX, smartflow_envelope.error_response)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -11,6 +11,7 @@ class MemoryCache:
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[str, float | None]] = {}
+        self._hashes: dict[str, tuple[dict[str, str], float | None]] = {}
 
     def _live(self, key: str) -> tuple[str, float | None] | None:
         item = self._data.get(key)
@@ -29,7 +30,12 @@ class MemoryCache:
         self._data[key] = (value, time.monotonic() + ttl if ttl else None)
 
     async def delete(self, *keys: str) -> int:
-        return sum(1 for key in keys if self._live(key) and self._data.pop(key, None))
+        removed = 0
+        for key in keys:
+            hashed = self._hashes.pop(key, None)
+            if (self._live(key) and self._data.pop(key, None)) or hashed:
+                removed += 1
+        return removed
 
     async def incr(self, key: str, ttl: int | None = None) -> int:
         item = self._live(key)
@@ -46,8 +52,25 @@ class MemoryCache:
             return None
         return max(1, math.ceil(item[1] - time.monotonic()))
 
+    async def hset(self, key: str, fields: dict[str, str], ttl: int | None = None) -> None:
+        current = await self.hgetall(key)
+        expires = self._hashes[key][1] if key in self._hashes else None
+        if ttl:
+            expires = time.monotonic() + ttl
+        self._hashes[key] = ({**current, **fields}, expires)
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        item = self._hashes.get(key)
+        if item is None:
+            return {}
+        if item[1] is not None and item[1] <= time.monotonic():
+            del self._hashes[key]
+            return {}
+        return dict(item[0])
+
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._data.clear()
+        self._hashes.clear()

@@ -43,6 +43,20 @@ class RedisCache:
         left = int(await self.client.ttl(self._k(key)))
         return left if left > 0 else None
 
+    async def hset(self, key: str, fields: dict[str, str], ttl: int | None = None) -> None:
+        if not fields:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        mapping: dict[Any, Any] = dict(fields)
+        pipe.hset(self._k(key), mapping=mapping)
+        if ttl:
+            pipe.expire(self._k(key), ttl)
+        await pipe.execute()
+
+    async def hgetall(self, key: str) -> dict[str, str]:
+        result: Any = await self.client.hgetall(self._k(key))
+        return {str(k): str(v) for k, v in result.items()}
+
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 

@@ -1,0 +1,103 @@
+"""Agent chat: resolve the agent and its model, then run a durable turn."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tiangong.agents.models import Agent
+from tiangong.agents.service import get_visible
+from tiangong.auth.models import User
+from tiangong.chat.schemas import BareChatRequest, ChatReply, ChatRequest
+from tiangong.conversations import repository
+from tiangong.conversations.schemas import MessageView
+from tiangong.conversations.turns import Turn, TurnRequest, start_turn
+from tiangong.errors import Conflict, NotFound, UpstreamError
+from tiangong.model_configs.service import ResolvedModel, resolve
+
+
+async def agent_model(session: AsyncSession, user: User, agent: Agent) -> ResolvedModel:
+    """The agent's model_config names a config (or falls back to the default) and may override
+    its parameters."""
+    cfg = agent.model_config or {}
+    ref = cfg.get("config_id") or cfg.get("model")
+    resolved = await resolve(session, user, str(ref) if ref else None)
+    overrides = {
+        k: cfg[k] for k in ("temperature", "max_tokens", "thinking") if cfg.get(k) is not None
+    }
+    if cfg.get("model_name") and not ref:
+        overrides["model_name"] = str(cfg["model_name"])
+    return dataclasses.replace(resolved, **overrides)
+
+
+async def _check_session(session: AsyncSession, user: User, session_id: str | None) -> None:
+    # Before anything else, so another user's session is a 404 whatever else is wrong.
+    if session_id and await repository.get_owned(session, user.id, session_id) is None:
+        raise NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND")
+
+
+async def start_agent_turn(
+    session: AsyncSession,
+    user: User,
+    agent_id: str,
+    data: ChatRequest,
+    *,
+    source: str = "agent_chat",
+) -> Turn:
+    agent = await get_visible(session, user, agent_id)
+    await _check_session(session, user, data.session_id)
+    if agent.status == "stopped":
+        raise Conflict("This agent is stopped; deploy it to chat", code="AGENT_STOPPED")
+    model = await agent_model(session, user, agent)
+    # Reads are done; no transaction stays open while the model answers.
+    await session.commit()
+    return await start_turn(
+        TurnRequest(
+            user_id=user.id,
+            message=data.message,
+            model=model,
+            source=source,
+            conversation_id=data.session_id,
+            agent_id=agent.id,
+            system_prompt=agent.system_prompt or None,
+            iteration_limit=agent.iteration_limit,
+        )
+    )
+
+
+async def start_bare_turn(session: AsyncSession, user: User, data: BareChatRequest) -> Turn:
+    await _check_session(session, user, data.session_id)
+    model = await resolve(session, user, data.model)
+    await session.commit()
+    return await start_turn(
+        TurnRequest(
+            user_id=user.id,
+            message=data.message,
+            model=model,
+            source="bare",
+            conversation_id=data.session_id,
+            system_prompt=data.system_prompt,
+            thinking=data.thinking,
+        )
+    )
+
+
+def reply(turn: Turn, final: MessageView, agent_id: str | None, streamlined: bool) -> ChatReply:
+    if final.status == "failed":
+        code, _, message = (final.error or "CHAT_FAILED: the model call failed").partition(": ")
+        raise UpstreamError(message or code, code=code)
+    if streamlined:
+        return ChatReply(session_id=turn.conversation_id, reply=final.content)
+    return ChatReply(
+        session_id=turn.conversation_id,
+        reply=final.content,
+        message_id=final.id,
+        user_message_id=turn.user_message.id,
+        agent_id=agent_id,
+        status=final.status,
+        reasoning_content=final.reasoning_content,
+        reasoning_duration_seconds=final.reasoning_duration_seconds,
+        tool_calls=final.tool_calls or [],
+        token_usage=final.token_usage or {},
+    )

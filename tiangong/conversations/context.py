@@ -1,0 +1,180 @@
+"""The first, transactional half of a turn: conversation, messages, retry group, context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tiangong.conversations import repository
+from tiangong.conversations.history import view
+from tiangong.conversations.models import Conversation, Message
+from tiangong.conversations.schemas import MessageView
+from tiangong.db.base import new_id, utcnow
+from tiangong.db.engine import session_factory
+from tiangong.errors import BadRequest, NotFound
+from tiangong.runtime.agent import build_context
+from tiangong.runtime.llm import ChatMessage
+
+if TYPE_CHECKING:
+    from tiangong.conversations.turns import RetryRequest, TurnRequest
+
+TITLE_LENGTH = 40
+
+
+@dataclass
+class PreparedTurn:
+    conversation_id: str
+    created: bool
+    user_message: MessageView
+    assistant: MessageView
+    # Earlier messages whose retry fields changed and must reach the cache too.
+    touched: list[MessageView]
+    context: list[ChatMessage]
+
+
+def chat_history(messages: Sequence[MessageView | Message]) -> list[ChatMessage]:
+    """What the model sees of earlier turns: text only, never reasoning, latest retry only."""
+    latest: dict[str, int] = {}
+    for item in messages:
+        if item.role == "assistant" and item.retry_group_id:
+            index = item.retry_index or 0
+            latest[item.retry_group_id] = max(latest.get(item.retry_group_id, 0), index)
+    result = []
+    for item in messages:
+        if item.role == "user":
+            result.append(ChatMessage(role="user", content=item.content))
+        elif item.role == "assistant":
+            superseded = (
+                item.retry_group_id and (item.retry_index or 0) < latest[item.retry_group_id]
+            )
+            if superseded or item.status in ("failed", "streaming") or not item.content:
+                continue
+            result.append(ChatMessage(role="assistant", content=item.content))
+    return result
+
+
+async def _conversation(session: AsyncSession, request: TurnRequest) -> tuple[Conversation, bool]:
+    if request.conversation_id:
+        found = await repository.get_owned(session, request.user_id, request.conversation_id)
+        if found is None:
+            raise NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND")
+        if request.agent_id and found.agent_id not in (None, request.agent_id):
+            raise BadRequest(
+                "This conversation belongs to another agent", code="CONVERSATION_AGENT_MISMATCH"
+            )
+        return found, False
+    created = Conversation(
+        user_id=request.user_id,
+        agent_id=request.agent_id,
+        source=request.source,
+        title=request.message.strip()[:TITLE_LENGTH] or "New chat",
+        model_ref=request.model.name[:100],
+    )
+    session.add(created)
+    await session.flush()
+    return created, True
+
+
+async def _retry_target(
+    session: AsyncSession, conversation_id: str, retry: RetryRequest
+) -> tuple[Message, Message | None]:
+    """The user message to answer again, and the answer it replaces (if any)."""
+    answer: Message | None = None
+    question: Message | None = None
+    if retry.assistant_message_id is not None:
+        answer = await repository.message_in(session, conversation_id, retry.assistant_message_id)
+        if answer is None or answer.role != "assistant":
+            raise BadRequest(
+                "retry_from_assistant_message_id is not an answer in this conversation",
+                code="RETRY_TARGET_INVALID",
+            )
+    if retry.user_message_id is not None:
+        question = await repository.message_in(session, conversation_id, retry.user_message_id)
+        if question is None or question.role != "user":
+            raise BadRequest(
+                "retry_from_user_message_id is not a question in this conversation",
+                code="RETRY_TARGET_INVALID",
+            )
+    if question is None and retry.group_id:
+        members = await repository.group_members(session, conversation_id, retry.group_id)
+        question = next((m for m in members if m.role == "user"), None)
+    rows = await repository.messages(session, conversation_id)
+    if question is None and answer is not None:
+        question = next((m for m in reversed(rows) if m.role == "user" and m.id < answer.id), None)
+    if question is None:
+        raise BadRequest("A retry needs the message to answer again", code="RETRY_TARGET_INVALID")
+    if answer is None:
+        answer = next((m for m in rows if m.role == "assistant" and m.id > question.id), None)
+    return question, answer
+
+
+async def _prepare_retry(
+    session: AsyncSession, conversation: Conversation, retry: RetryRequest
+) -> tuple[Message, str, int, list[Message]]:
+    question, answer = await _retry_target(session, conversation.id, retry)
+    group = question.retry_group_id or (answer.retry_group_id if answer else None)
+    group = group or retry.group_id or f"retry-{uuid.uuid4().hex[:12]}"
+    touched = []
+    if question.retry_group_id != group:
+        question.retry_group_id = group
+        touched.append(question)
+    if answer is not None and answer.retry_group_id != group:
+        answer.retry_group_id, answer.retry_index = group, 1
+        touched.append(answer)
+    members = await repository.group_members(session, conversation.id, group)
+    index = max((m.retry_index or 0 for m in members if m.role == "assistant"), default=0) + 1
+    return question, group, index, touched
+
+
+async def prepare_turn(request: TurnRequest) -> PreparedTurn:
+    async with session_factory()() as session:
+        conversation, created = await _conversation(session, request)
+        group: str | None = None
+        index: int | None = None
+        touched: list[Message] = []
+        if request.retry is not None:
+            question, group, index, touched = await _prepare_retry(
+                session, conversation, request.retry
+            )
+        else:
+            question = Message(
+                uid=new_id(), conversation_id=conversation.id, role="user", content=request.message
+            )
+            session.add(question)
+            conversation.message_count += 1
+        answer = Message(
+            uid=new_id(),
+            conversation_id=conversation.id,
+            role="assistant",
+            status="streaming",
+            model=request.model.model_name[:200],
+            retry_group_id=group,
+            retry_index=index,
+        )
+        session.add(answer)
+        conversation.message_count += 1
+        conversation.last_message_at = utcnow()
+        await session.flush()
+        earlier = [
+            m for m in await repository.messages(session, conversation.id) if m.id < question.id
+        ]
+        prepared = PreparedTurn(
+            conversation_id=conversation.id,
+            created=created,
+            user_message=view(question),
+            assistant=view(answer),
+            touched=[view(m) for m in touched if m.id != question.id],
+            context=build_context(
+                request.system_prompt,
+                chat_history(earlier),
+                ChatMessage(role="user", content=question.content),
+                budget_tokens=request.model.context_window,
+                reserve_output_tokens=request.model.max_tokens or 1024,
+            ),
+        )
+        await session.commit()
+    return prepared
