@@ -20,6 +20,8 @@ from tiangong.app import create_app, lifespan  # noqa: E402
 from tiangong.cache import close_cache, get_cache  # noqa: E402
 from tiangong.cache.redis import RedisCache  # noqa: E402
 from tiangong.config import get_settings  # noqa: E402
+from tiangong.conversations.turns import drain as drain_turns  # noqa: E402
+from tiangong.llm_logs.recorder import flush as flush_llm_logs  # noqa: E402
 from tiangong.db import migrate  # noqa: E402
 from tiangong.db.engine import dispose_engine, session_factory  # noqa: E402
 from tiangong.db.registry import Base  # noqa: E402
@@ -59,6 +61,9 @@ async def _clear_cache() -> None:
 @pytest.fixture(autouse=True)
 async def clean_state() -> AsyncIterator[None]:
     yield
+    # Background work of the test (answers being saved, call logs) lands before the wipe.
+    await drain_turns(grace_s=5)
+    await flush_llm_logs()
     async with session_factory()() as session:
         for table in reversed(Base.metadata.sorted_tables):
             await session.execute(delete(table))

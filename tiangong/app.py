@@ -17,21 +17,25 @@ from tiangong.config import get_settings
 from tiangong.conversations.turns import drain as drain_turns
 from tiangong.db.engine import dispose_engine, get_engine
 from tiangong.health.endpoints import router as health_router
+from tiangong.llm_logs.recorder import flush as flush_llm_logs
 from tiangong.logs import configure_logging
+from tiangong.mcp.server import McpEndpoint
 from tiangong.security.keys import encryption_key, secret_key
 from tiangong.smartflow import envelope as smartflow_envelope
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Create keys and connections up front so the first request pays nothing.
     secret_key()
     encryption_key()
     get_engine()
     get_cache()
-    yield
+    async with app.state.mcp.run():
+        yield
     # Running chat turns finish (or save what they have) before connections close.
     await drain_turns()
+    await flush_llm_logs()
     await close_cache()
     await dispose_engine()
 
@@ -61,4 +65,7 @@ def create_app() -> FastAPI:
     app.include_router(health_router)
     app.include_router(health_router, prefix="/api/v1", include_in_schema=False)
     app.include_router(api_router)
+    # The MCP server (Streamable HTTP); it authenticates each request itself.
+    app.state.mcp = McpEndpoint()
+    app.add_route("/mcp", app.state.mcp, include_in_schema=False)
     return app

@@ -45,9 +45,18 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     llm_model: str | None = None
 
+    # How long a tool call that needs approval waits for the user before it is refused.
+    tool_approval_timeout_s: float = Field(default=600, gt=0)
+
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     cors_origins: list[str] = []
+
+    # Outbound HTTP to user-given URLs (tiangong.net). Private, loopback and metadata targets are
+    # refused unless listed here as a CIDR ("10.1.2.0/24"), an IP, or an exact host name.
+    http_allowlist: list[str] = []
+    http_max_response_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    http_timeout_s: float = Field(default=30.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -8,8 +8,10 @@ from tiangong.agents.endpoints import router as agents_router
 from tiangong.auth.endpoints import router as auth_router
 from tiangong.chat.agent_runs import router as agent_runs_router
 from tiangong.chat.endpoints import router as chat_router
+from tiangong.mcp.endpoints import router as mcp_router
 from tiangong.model_configs.endpoints import router as model_configs_router
 from tiangong.smartflow.endpoints import router as smartflow_router
+from tiangong.tools.endpoints import router as tools_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(auth_router)
@@ -18,3 +20,5 @@ api_router.include_router(agents_router)
 api_router.include_router(agent_runs_router)
 api_router.include_router(chat_router)
 api_router.include_router(smartflow_router)
+api_router.include_router(tools_router)
+api_router.include_router(mcp_router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,8 +14,16 @@ from tiangong.chat.schemas import BareChatRequest, ChatReply, ChatRequest
 from tiangong.conversations import repository
 from tiangong.conversations.schemas import MessageView
 from tiangong.conversations.turns import Turn, TurnRequest, start_turn
+from tiangong.db.engine import session_factory
 from tiangong.errors import Conflict, NotFound, UpstreamError
+from tiangong.runtime.agent import ToolExecutor
+from tiangong.runtime.tools import RegistryExecutor, ToolError
+from tiangong.runtime.tools.context import CallAgent
+from tiangong.tools import platform
+from tiangong.tools.approvals import Approvals
 from tiangong.model_configs.service import ResolvedModel, resolve
+
+MAX_AGENT_DEPTH = 3
 
 
 async def agent_model(session: AsyncSession, user: User, agent: Agent) -> ResolvedModel:
@@ -37,6 +46,45 @@ async def _check_session(session: AsyncSession, user: User, session_id: str | No
         raise NotFound("Conversation not found", code="CONVERSATION_NOT_FOUND")
 
 
+def _agent_caller(user_id: str, depth: int) -> CallAgent:
+    """call_agent for tools: run another agent's turn as the same user, with a depth limit."""
+
+    async def call(agent_id: str, message: str) -> str:
+        if depth >= MAX_AGENT_DEPTH:
+            raise ToolError(f"Agents may call agents only {MAX_AGENT_DEPTH} levels deep")
+        async with session_factory()() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise ToolError("The calling user no longer exists")
+            turn = await start_agent_turn(
+                session, user, agent_id, ChatRequest(message=message), depth=depth + 1
+            )
+        final = await turn.result()
+        if final.status == "failed":
+            raise ToolError(f"Agent {agent_id} failed: {final.error}")
+        return final.content
+
+    return call
+
+
+async def _tools_for(
+    session: AsyncSession, user: User, agent: Agent, depth: int
+) -> Callable[[Turn], ToolExecutor] | None:
+    if not agent.include_tools:
+        return None
+    tools = await platform.tools_by_name(session, user, agent.include_tools)
+    ctx = await platform.tool_context(
+        session, user, agent_id=agent.id, call_agent=_agent_caller(user.id, depth), depth=depth
+    )
+
+    def build(turn: Turn) -> ToolExecutor:
+        approver = Approvals(user.id, agent.id, turn.conversation_id, turn.emit)
+        bound = dataclasses.replace(ctx, conversation_id=turn.conversation_id)
+        return RegistryExecutor(tools, bound, approver)
+
+    return build
+
+
 async def start_agent_turn(
     session: AsyncSession,
     user: User,
@@ -44,12 +92,14 @@ async def start_agent_turn(
     data: ChatRequest,
     *,
     source: str = "agent_chat",
+    depth: int = 0,
 ) -> Turn:
     agent = await get_visible(session, user, agent_id)
     await _check_session(session, user, data.session_id)
     if agent.status == "stopped":
         raise Conflict("This agent is stopped; deploy it to chat", code="AGENT_STOPPED")
     model = await agent_model(session, user, agent)
+    tools = await _tools_for(session, user, agent, depth)
     # Reads are done; no transaction stays open while the model answers.
     await session.commit()
     return await start_turn(
@@ -62,6 +112,7 @@ async def start_agent_turn(
             agent_id=agent.id,
             system_prompt=agent.system_prompt or None,
             iteration_limit=agent.iteration_limit,
+            tools=tools,
         )
     )
 

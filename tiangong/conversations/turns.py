@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +65,8 @@ class TurnRequest:
     # None: the model config's default.
     thinking: bool | None = None
     iteration_limit: int = 15
-    tools: ToolExecutor | None = None
+    # Built once the turn exists, so tools can report (approval requests) on its stream.
+    tools: Callable[[Turn], ToolExecutor] | None = None
     retry: RetryRequest | None = None
     # SmartFlow: when thinking is on and the model gives no reasoning, report the stages instead.
     stage_reasoning: bool = False
@@ -180,8 +181,9 @@ async def _generate(turn: Turn, request: TurnRequest, context: list[ChatMessage]
         extra_body=model.extra_params or None,
     )
     try:
+        executor = request.tools(turn) if request.tools else None
         events = run_agent(
-            client, context, params, tools=request.tools, iteration_limit=request.iteration_limit
+            client, context, params, tools=executor, iteration_limit=request.iteration_limit
         )
         async with aclosing(events):
             async for event in events:

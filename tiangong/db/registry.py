@@ -5,15 +5,20 @@ from tiangong.auth.models import User
 from tiangong.conversations.models import Conversation, Message
 from tiangong.db.base import Base
 from tiangong.llm_logs.models import LLMCallLog
+from tiangong.mcp.models import McpServer
 from tiangong.model_configs.models import ModelConfig
+from tiangong.tools.models import CustomTool, ToolApproval
 
 __all__ = [
     "Agent",
     "AgentVersion",
     "Base",
     "Conversation",
+    "CustomTool",
     "LLMCallLog",
+    "McpServer",
     "Message",
     "ModelConfig",
+    "ToolApproval",
     "User",
 ]

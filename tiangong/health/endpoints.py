@@ -14,6 +14,8 @@ from tiangong import __version__
 from tiangong.cache import get_cache
 from tiangong.config import get_settings
 from tiangong.db.engine import get_engine
+from tiangong.runtime.tools import BUILTIN
+from tiangong.tools.platform import sandbox
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -42,8 +44,8 @@ async def _cache() -> dict[str, Any]:
 
 
 def _builtin_tools() -> dict[str, Any]:
-    # The tool registry lands with the tools module; until then there are none to report.
-    return {"count": 0, "ready": True}
+    # Ready means every builtin tool could run here: the code tools need the sandbox.
+    return {"count": len(BUILTIN), "ready": sandbox().available()}
 
 
 @router.get("/health")

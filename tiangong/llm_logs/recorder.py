@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from tiangong.db.engine import session_factory
@@ -9,6 +10,7 @@ from tiangong.llm_logs.models import LLMCallLog
 from tiangong.runtime.llm import LLMCallRecord, OnCall
 
 log = logging.getLogger(__name__)
+_pending: set[asyncio.Task[None]] = set()
 
 
 def recorder(
@@ -28,12 +30,24 @@ def recorder(
             outcome=call.outcome,
             error_code=call.error_code,
         )
-        # Its own short transaction: the chat's transaction is long closed by now.
-        try:
-            async with session_factory()() as session:
-                session.add(row)
-                await session.commit()
-        except Exception:
-            log.exception("could not record an LLM call")
+        # Detached, so the end of a stream never waits on this insert.
+        task = asyncio.get_running_loop().create_task(_insert(row))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
 
     return record
+
+
+async def _insert(row: LLMCallLog) -> None:
+    try:
+        async with session_factory()() as session:
+            session.add(row)
+            await session.commit()
+    except Exception:
+        log.exception("could not record an LLM call")
+
+
+async def flush() -> None:
+    """Wait for call-log rows still being written (shutdown, tests)."""
+    if _pending:
+        await asyncio.wait(set(_pending), timeout=5)

@@ -26,6 +26,7 @@ from tiangong.runtime.llm.errors import (
     is_retryable,
     map_error,
 )
+from tiangong.runtime.llm.pool import shared_client
 from tiangong.runtime.llm.types import (
     ChatMessage,
     ChatParams,
@@ -83,16 +84,16 @@ class OpenAICompatibleModel:
         self._backoff_max_s = backoff_max_s
         self._on_call = on_call
         self._detached: set[asyncio.Task[None]] = set()
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url,
-            # The SDK refuses an empty key; local servers (vLLM, Ollama) accept any.
-            api_key=api_key or "EMPTY",
-            max_retries=0,
-            timeout=openai.Timeout(timeout_s, connect=connect_timeout_s),
-        )
+        self._base_url = base_url
+        self._timeout = openai.Timeout(timeout_s, connect=connect_timeout_s)
+
+    @property
+    def _client(self) -> openai.AsyncOpenAI:
+        # Resolved at call time: the shared client belongs to the running event loop.
+        return shared_client(self._base_url, self._api_key).with_options(timeout=self._timeout)
 
     async def aclose(self) -> None:
-        await self._client.close()
+        """Nothing to release: the HTTP client is shared (see pool.py)."""
 
     async def __aenter__(self) -> OpenAICompatibleModel:
         return self

@@ -1,0 +1,1 @@
+"""MCP: the platform as an MCP client (registered servers, their tools) and as an MCP server."""

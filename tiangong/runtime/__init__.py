@@ -1,0 +1,1 @@
+"""Pure engines: no FastAPI, no database sessions. They reach the world through Protocols."""

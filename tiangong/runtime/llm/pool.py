@@ -1,0 +1,54 @@
+"""Shared SDK clients. Building an `AsyncOpenAI` per call costs about 20 ms (a fresh TLS context
+and CA bundle load, even for http:// URLs) and a new TCP connection; sharing one HTTP client per
+event loop removes both. Clients are per loop because connections belong to the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import OrderedDict
+
+import httpx2 as httpx  # the openai SDK is built on httpx2, a fork of httpx
+import openai
+
+_MAX_SDK_CLIENTS = 64
+
+
+class _LoopClients:
+    def __init__(self) -> None:
+        self.http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+            # The SDK passes its own timeout with every request; this is only the fallback.
+            timeout=httpx.Timeout(60.0, connect=10.0),
+        )
+        self.sdk: OrderedDict[tuple[str, str], openai.AsyncOpenAI] = OrderedDict()
+
+
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_client(base_url: str, api_key: str) -> openai.AsyncOpenAI:
+    """The SDK client for this endpoint and key on the running loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    clients = _by_loop.get(loop)
+    if clients is None:
+        clients = _by_loop[loop] = _LoopClients()
+    key = (base_url, api_key)
+    client = clients.sdk.get(key)
+    if client is None:
+        client = openai.AsyncOpenAI(
+            base_url=base_url,
+            # The SDK refuses an empty key; local servers (vLLM, Ollama) accept any.
+            api_key=api_key or "EMPTY",
+            max_retries=0,
+            http_client=clients.http,
+        )
+        clients.sdk[key] = client
+        if len(clients.sdk) > _MAX_SDK_CLIENTS:
+            # The shared HTTP client stays open; the evicted wrapper holds nothing else.
+            clients.sdk.popitem(last=False)
+    else:
+        clients.sdk.move_to_end(key)
+    return client
