@@ -21,10 +21,10 @@ from tiangong.cache import close_cache, get_cache  # noqa: E402
 from tiangong.cache.redis import RedisCache  # noqa: E402
 from tiangong.config import get_settings  # noqa: E402
 from tiangong.conversations.turns import drain as drain_turns  # noqa: E402
-from tiangong.llm_logs.recorder import flush as flush_llm_logs  # noqa: E402
 from tiangong.db import migrate  # noqa: E402
 from tiangong.db.engine import dispose_engine, session_factory  # noqa: E402
 from tiangong.db.registry import Base  # noqa: E402
+from tiangong.llm_logs.recorder import flush as flush_llm_logs  # noqa: E402
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -16,12 +16,12 @@ from tiangong.conversations.schemas import MessageView
 from tiangong.conversations.turns import Turn, TurnRequest, start_turn
 from tiangong.db.engine import session_factory
 from tiangong.errors import Conflict, NotFound, UpstreamError
+from tiangong.model_configs.service import ResolvedModel, resolve
 from tiangong.runtime.agent import ToolExecutor
 from tiangong.runtime.tools import RegistryExecutor, ToolError
 from tiangong.runtime.tools.context import CallAgent
 from tiangong.tools import platform
 from tiangong.tools.approvals import Approvals
-from tiangong.model_configs.service import ResolvedModel, resolve
 
 MAX_AGENT_DEPTH = 3
 
