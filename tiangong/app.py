@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tiangong import __version__
 from tiangong.api.errors import install_error_handlers, register_error_family
+from tiangong.api.docs import install_docs
 from tiangong.api.middleware import RequestIdMiddleware
 from tiangong.api.router import api_router
 from tiangong.cache import close_cache, get_cache
@@ -48,9 +49,13 @@ def create_app() -> FastAPI:
         version=__version__,
         description="Self-hosted AI agent platform",
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs is served below from packaged assets: the default loads them from a CDN,
+        # which a self-hosted install without internet cannot reach.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
+    install_docs(app)
     install_error_handlers(app)
     register_error_family(smartflow_envelope.PREFIX, smartflow_envelope.error_response)
     if settings.cors_origins:
