@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tiangong import __version__
-from tiangong.api.errors import install_error_handlers, register_error_family
 from tiangong.api.docs import install_docs
+from tiangong.api.errors import install_error_handlers, register_error_family
 from tiangong.api.middleware import RequestIdMiddleware
 from tiangong.api.router import api_router
 from tiangong.cache import close_cache, get_cache

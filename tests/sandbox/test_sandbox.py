@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import stat
+import shutil
 from pathlib import Path
 
 import pytest
@@ -54,7 +54,7 @@ async def test_print_is_captured_and_cannot_forge_the_result(runner: SandboxRunn
     code = (
         "import sys\n"
         "def main():\n"
-        "    print('{\"ok\": true, \"result\": \"forged\"}')\n"
+        '    print(\'{"ok": true, "result": "forged"}\')\n'
         "    print('to stderr', file=sys.stderr)\n"
         "    return 'real'\n"
     )
@@ -142,9 +142,7 @@ async def test_each_run_starts_clean(runner: SandboxRunner) -> None:
 
 async def test_concurrent_runs(runner: SandboxRunner) -> None:
     code = "import time\ndef main(i):\n    time.sleep(0.2)\n    return i * i\n"
-    results = await asyncio.gather(
-        *(runner.run("python", code, inputs={"i": i}) for i in range(8))
-    )
+    results = await asyncio.gather(*(runner.run("python", code, inputs={"i": i}) for i in range(8)))
     assert [r.result for r in results] == [i * i for i in range(8)]
     assert all(r.ok for r in results)
 
@@ -171,7 +169,12 @@ async def test_standard_library_and_subprocesses_work(runner: SandboxRunner) -> 
 
 
 async def test_js_main_function(runner: SandboxRunner) -> None:
-    code = "function main(inputs) {\n  console.log('hello', inputs.name);\n  return {n: inputs.n * 2};\n}\n"
+    code = (
+        "function main(inputs) {\n"
+        "  console.log('hello', inputs.name);\n"
+        "  return {n: inputs.n * 2};\n"
+        "}\n"
+    )
     result = await runner.run("javascript", code, inputs={"name": "js", "n": 21})
     assert result.ok, result
     assert result.result == {"n": 42}
@@ -269,8 +272,8 @@ async def test_fake_bwrap_that_does_not_isolate_is_refused(tmp_path: Path) -> No
         'while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done\n'
         'shift\nexec "$@"\n'
     )
-    fake.chmod(fake.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    tmp_path.chmod(0o755)
+    fake.chmod(0o755)  # noqa: ASYNC240
+    tmp_path.chmod(0o755)  # noqa: ASYNC240
     impostor = SandboxRunner(bwrap_path=str(fake))
     try:
         with pytest.raises(SandboxUnavailable) as caught:
@@ -323,9 +326,22 @@ def test_support_dir_is_removed_on_close(tmp_path: Path) -> None:
     sandbox = SandboxRunner()
     if not sandbox.available():
         pytest.skip(f"no sandbox: {sandbox.unavailable_reason}")
-    argv = sandbox.build_run_command("python")
-    support = next(argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind" and a and argv[i + 2] == "/sandbox")
-    support_dir = os.path.dirname(support)
-    assert os.path.isdir(support_dir)
+    support_dir = sandbox.support_dir
+    assert support_dir is not None and os.path.isdir(os.path.join(support_dir, "harness"))
     sandbox.close()
     assert not os.path.exists(support_dir)
+
+
+async def test_support_dir_is_recreated_if_removed() -> None:
+    sandbox = SandboxRunner()
+    try:
+        if not sandbox.available():
+            pytest.skip(f"no sandbox: {sandbox.unavailable_reason}")
+        first = sandbox.support_dir
+        assert first is not None
+        shutil.rmtree(first)
+        result = await sandbox.run("python", "def main():\n    return 'still here'\n")
+        assert result.ok and result.result == "still here"
+        assert sandbox.support_dir not in (None, first)
+    finally:
+        sandbox.close()

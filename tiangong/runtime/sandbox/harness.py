@@ -5,7 +5,7 @@ The runner writes these into its read-only support directory, which the sandbox 
 
 Flow inside the sandbox, for both languages:
 
-1. bwrap starts `python -I -B -X utf8 /sandbox/harness.py '<config JSON>'`.
+1. bwrap starts `python -I -S -B -X utf8 /sandbox/harness.py '<config JSON>'`.
 2. The harness lowers its rlimits (CPU, address space, data, processes, file size, open files,
    core). It does this *inside* the new user namespace on purpose: RLIMIT_NPROC is counted per
    user and user namespace, so set here it bounds only this sandbox's processes.
@@ -23,7 +23,9 @@ Protocol for user code:
 - Python: define `def main(**inputs)` (it may be `async def`); it is called with the inputs as
   keyword arguments and its return value must be JSON-serialisable (NaN and Infinity are not).
   Code without a callable `main` runs as a plain script: the result is null, and the inputs
-  are also available as the global `inputs`. The code runs as module `__main__`.
+  are also available as the global `inputs`. The code runs as module `__main__`, with the
+  standard library only: the interpreter starts with `-I -S` (no site-packages, no `.pth`
+  hooks, no PYTHON* variables).
 - JavaScript (CommonJS, Node): export `main` (`module.exports = main`, or
   `module.exports.main = main`) or just define a top-level `function main(inputs)`; it gets
   the inputs as one object and may be async. Without `main` the script runs and the result is

@@ -95,6 +95,7 @@ MAX_TIMEOUT_S = 3600.0
 # libraries, thread stacks' guard pages; V8 also reserves large virtual ranges up front.
 PYTHON_AS_HEADROOM_MB = 64
 NODE_AS_HEADROOM_MB = 4096
+NODE_DATA_HEADROOM_MB = 64
 KILL_GRACE_S = 5.0
 PROBE_RETRY_S = 30.0
 PROBE_TIMEOUT_S = 20.0
@@ -300,6 +301,11 @@ class SandboxRunner:
         return self._probe.ok
 
     @property
+    def support_dir(self) -> str | None:
+        """The host directory with the harness and generated /etc files (None until set up)."""
+        return self._support_dir
+
+    @property
     def unavailable_reason(self) -> str | None:
         """Why the last probe failed, or None."""
         return None if self._probe is None or self._probe.ok else self._probe.reason
@@ -397,9 +403,17 @@ class SandboxRunner:
     # ----------------------------------------------------------------- setup
 
     def _ensure_setup(self) -> _Setup:
-        if self._setup is None:
-            self._setup = _Setup.create(self)
-        return self._setup
+        setup = self._setup
+        if setup is not None and not os.path.isfile(
+            os.path.join(setup.support_dir, "harness", "harness.py")
+        ):
+            # Something (a /tmp cleaner, say) removed the support directory: start over.
+            logger.warning("sandbox support directory %s vanished; recreating", setup.support_dir)
+            self._support_dir = None
+            setup = None
+        if setup is None:
+            setup = self._setup = _Setup.create(self)
+        return setup
 
     def close(self) -> None:
         """Remove the support directory. The runner is unusable afterwards."""
@@ -450,12 +464,19 @@ class SandboxRunner:
 
     def _limits(self, lang: str, timeout: float, memory_mb: int) -> dict[str, list[int]]:
         cpu = math.ceil(timeout) + 1
-        headroom = NODE_AS_HEADROOM_MB if lang == JAVASCRIPT else PYTHON_AS_HEADROOM_MB
+        if lang == JAVASCRIPT:
+            # V8's heap is capped at memory_mb (--max-old-space-size); Node's own runtime
+            # needs ~50 MB of data before any user code, so the process limit adds that.
+            data_mb = memory_mb + NODE_DATA_HEADROOM_MB
+            address_mb = data_mb + NODE_AS_HEADROOM_MB
+        else:
+            data_mb = memory_mb
+            address_mb = memory_mb + PYTHON_AS_HEADROOM_MB
         file_size = self.tmpfs_mb * MIB
         return {
             "RLIMIT_CPU": [cpu, cpu + 1],
-            "RLIMIT_AS": [(memory_mb + headroom) * MIB] * 2,
-            "RLIMIT_DATA": [memory_mb * MIB] * 2,
+            "RLIMIT_AS": [address_mb * MIB] * 2,
+            "RLIMIT_DATA": [data_mb * MIB] * 2,
             "RLIMIT_NPROC": [self.max_processes] * 2,
             "RLIMIT_FSIZE": [file_size] * 2,
             "RLIMIT_NOFILE": [self.max_open_files] * 2,
@@ -494,11 +515,11 @@ class SandboxRunner:
             "max_error_chars": self.max_error_chars,
         }
         if lang == JAVASCRIPT and setup.node is not None:
-            heap = max(8, memory_mb * 3 // 4)
+            heap = memory_mb
             config["node"] = setup.node.executable
             config["node_args"] = [f"--max-old-space-size={heap}", "--disable-proto=delete"]
         harness = f"{SUPPORT_MOUNT}/harness.py"
-        command = [setup.python.executable, "-I", "-B", "-X", "utf8", harness]
+        command = [setup.python.executable, "-I", "-S", "-B", "-X", "utf8", harness]
         command.append(json.dumps(config, separators=(",", ":")))
         return build_command(setup.spec(seccomp_fd=seccomp_fd), command)
 
@@ -779,7 +800,8 @@ class _Setup:
         binds.append(Bind(os.path.join(support_dir, "harness"), SUPPORT_MOUNT))
         if drop_to is not None and not _reachable(support_dir, *drop_to):
             raise SandboxUnavailable(f"the support directory {support_dir} is not reachable")
-        path = ":".join(dict.fromkeys([*path_entries, "/usr/local/bin", "/usr/bin", "/bin"]))
+        standard = ["/usr/local/bin", "/usr/bin", "/bin"]
+        path = ":".join(dict.fromkeys([*(p for p in path_entries if p not in standard), *standard]))
         env = {
             "PATH": path,
             "HOME": WORK_DIR,
