@@ -67,15 +67,18 @@ async def _conversation(session: AsyncSession, request: TurnRequest) -> tuple[Co
                 "This conversation belongs to another agent", code="CONVERSATION_AGENT_MISMATCH"
             )
         return found, False
+    # The id is set here, not at flush, so the conversation and its first messages go out in
+    # one flush: no INSERT-then-UPDATE on the hot path of a first message.
     created = Conversation(
+        id=new_id(),
         user_id=request.user_id,
         agent_id=request.agent_id,
         source=request.source,
         title=request.message.strip()[:TITLE_LENGTH] or "New chat",
         model_ref=request.model.name[:100],
+        message_count=0,
     )
     session.add(created)
-    await session.flush()
     return created, True
 
 
@@ -159,9 +162,8 @@ async def prepare_turn(request: TurnRequest) -> PreparedTurn:
         conversation.message_count += 1
         conversation.last_message_at = utcnow()
         await session.flush()
-        earlier = [
-            m for m in await repository.messages(session, conversation.id) if m.id < question.id
-        ]
+        rows = [] if created else await repository.messages(session, conversation.id)
+        earlier = [m for m in rows if m.id < question.id]
         prepared = PreparedTurn(
             conversation_id=conversation.id,
             created=created,
