@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -345,3 +347,22 @@ async def test_support_dir_is_recreated_if_removed() -> None:
         assert sandbox.support_dir not in (None, first)
     finally:
         sandbox.close()
+
+
+def test_stale_support_dirs_of_dead_owners_are_removed() -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tempfile.mkdtemp(prefix="tiangong-sandbox-")
+    Path(stale, "owner.pid").write_text(f"{dead.pid}\n")
+    alive = tempfile.mkdtemp(prefix="tiangong-sandbox-")
+    Path(alive, "owner.pid").write_text(f"{os.getpid()}\n")
+    sandbox = SandboxRunner()
+    try:
+        if not sandbox.available():
+            pytest.skip(f"no sandbox: {sandbox.unavailable_reason}")
+        assert not os.path.exists(stale)
+        assert os.path.exists(alive)
+    finally:
+        sandbox.close()
+        shutil.rmtree(alive, ignore_errors=True)
+        shutil.rmtree(stale, ignore_errors=True)

@@ -42,6 +42,16 @@ _ARITHMETIC: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Pow: operator.pow,
 }
 
+_SYMBOLS: dict[type[ast.operator], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+}
+
 _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
@@ -71,10 +81,13 @@ _ALLOWED_NODES = (
     ast.Subscript,
     ast.List,
     ast.Tuple,
-    ast.operator,
-    ast.unaryop,
-    ast.boolop,
-    ast.cmpop,
+    ast.UAdd,
+    ast.USub,
+    ast.Not,
+    ast.And,
+    ast.Or,
+    *_ARITHMETIC,
+    *_COMPARE,
 )
 
 
@@ -140,6 +153,8 @@ def _describe(node: ast.AST) -> str:
         ast.Dict: "a dict literal",
         ast.Set: "a set literal",
     }
+    if isinstance(node, ast.operator | ast.unaryop):
+        return f"the operator '{type(node).__name__}'"
     return names.get(type(node), f"'{type(node).__name__}'")
 
 
@@ -259,17 +274,7 @@ def _checked(value: Any) -> Any:
 
 
 def _binary(op: type[ast.operator], left: Any, right: Any) -> Any:
-    symbol = {
-        ast.Add: "+",
-        ast.Sub: "-",
-        ast.Mult: "*",
-        ast.Div: "/",
-        ast.FloorDiv: "//",
-        ast.Mod: "%",
-        ast.Pow: "**",
-    }.get(op)
-    if symbol is None:
-        raise ExpressionError("this operator is not allowed")
+    symbol = _SYMBOLS[op]
     if op is ast.Add and _is_sequence(left) and type(left) is type(right):
         if len(left) + len(right) > MAX_LENGTH:
             raise ExpressionError(f"the result is longer than {MAX_LENGTH}")

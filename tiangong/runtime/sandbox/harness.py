@@ -56,15 +56,23 @@ def become_init():
     # in a child. PID 1 is made undumpable first, so that code cannot ptrace it or reach its
     # memory through /proc/1/mem; it reaps orphans and exits, ending the PID namespace and
     # every process in it, as soon as its child does. Returns only in the child.
-    import ctypes
+    import _ctypes  # the bare extension: `import ctypes` costs milliseconds per run
     import signal
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE, 0
+    class c_int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class Function(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL
+        _restype_ = c_int
+
+    prctl = Function(_ctypes.dlsym(_ctypes.dlopen(None), "prctl"))
+    PR_SET_DUMPABLE = 4
+    if prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         os._exit(125)
     child = os.fork()
     if child == 0:
-        libc.prctl(4, 1, 0, 0, 0)
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
         return
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1,
                    signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM):

@@ -883,9 +883,34 @@ def _find_node(configured: str | None) -> _Interpreter | None:
     return _Interpreter(executable, prefix if needs_bind(prefix) else None)
 
 
+SUPPORT_PREFIX = "tiangong-sandbox-"
+OWNER_FILE = "owner.pid"
+
+
+def _remove_stale_support_dirs() -> None:
+    """Support dirs whose owning process is gone (killed before its cleanup could run)."""
+    parent = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(SUPPORT_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            with open(os.path.join(path, OWNER_FILE), encoding="ascii") as handle:
+                owner = int(handle.read().strip())
+            if os.stat(path).st_uid != os.geteuid():
+                continue
+        except (OSError, ValueError):
+            continue
+        if owner != os.getpid() and not os.path.exists(f"/proc/{owner}"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _make_support_dir() -> str:
     """Harness scripts and generated /etc files, readable by the sandbox's host uid."""
-    base = tempfile.mkdtemp(prefix="tiangong-sandbox-")
+    _remove_stale_support_dirs()
+    base = tempfile.mkdtemp(prefix=SUPPORT_PREFIX)
     os.chmod(base, 0o755)  # noqa: S103 - read-only support files for the unprivileged uid
     files = {
         "harness/harness.py": PYTHON_HARNESS,
@@ -899,6 +924,7 @@ def _make_support_dir() -> str:
         "etc/hosts": f"127.0.0.1 localhost {SANDBOX_HOSTNAME}\n::1 localhost\n",
         "etc/hostname": f"{SANDBOX_HOSTNAME}\n",
         "etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+        OWNER_FILE: f"{os.getpid()}\n",
     }
     for relative, content in files.items():
         path = os.path.join(base, relative)

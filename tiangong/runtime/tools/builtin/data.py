@@ -12,13 +12,11 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 import yaml
-from jsonpath_ng import jsonpath
-from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tiangong.runtime.expr import MAX_EXPRESSION_CHARS, ExpressionError, evaluate
 from tiangong.runtime.tools.base import Tool, ToolError
+from tiangong.runtime.tools.builtin.text import run_isolated
 from tiangong.runtime.tools.context import ToolContext
 from tiangong.runtime.tools.registry import builtin_tool
 
@@ -28,6 +26,7 @@ MAX_YAML_TEXT = 200_000
 MAX_YAML_NODES = 200_000
 MAX_DIFF_ENTRIES = 1000
 MAX_MATCHES = 1000
+JSONPATH_TIMEOUT_S = 5.0
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -104,21 +103,56 @@ class JsonPathOutput(BaseModel):
     truncated: bool
 
 
-def _match_path(node: Any) -> str:
-    parts: list[str] = []
-    stack = [node]
+# JSONPath filters can run regular expressions (=~, sub()) and recursive descent can multiply
+# matches, so queries run in a child process that can be stopped (see text.run_isolated).
+_JSONPATH_PROGRAM = r"""
+import re
+from jsonpath_ng import jsonpath
+from jsonpath_ng.ext.parser import parse
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+def key(name):
+    if IDENTIFIER.match(name):
+        return "." + name
+    return "['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']"
+
+def path_of(node):
+    parts, stack = [], [node]
     while stack:
         current = stack.pop()
         if isinstance(current, jsonpath.Child):
             stack.append(current.right)
             stack.append(current.left)
         elif isinstance(current, jsonpath.Fields) and len(current.fields) == 1:
-            parts.append(_path_key(str(current.fields[0])))
+            parts.append(key(str(current.fields[0])))
         elif isinstance(current, jsonpath.Index) and len(current.indices) == 1:
             parts.append(f"[{current.indices[0]}]")
-        elif not isinstance(current, jsonpath.Root | jsonpath.This):
+        elif not isinstance(current, (jsonpath.Root, jsonpath.This)):
             parts.append(f".{current}")
     return "$" + "".join(parts)
+
+def run(job):
+    try:
+        query = parse(job["expression"])
+    except Exception as exc:
+        return {"error": f"Invalid JSONPath {job['expression']!r}: {exc}"}
+    try:
+        found = query.find(job["data"])
+    except RecursionError:
+        return {"error": "The data is nested too deeply to query."}
+    except Exception as exc:
+        return {"error": f"JSONPath {job['expression']!r} failed: {exc}"}
+    matches, paths, size, truncated = [], [], 0, False
+    for match in found:
+        size += len(json.dumps(match.value))
+        if len(matches) == job["limit"] or size > job["max_output"]:
+            truncated = True
+            break
+        matches.append(match.value)
+        paths.append(path_of(match.full_path))
+    return {"matches": matches, "paths": paths, "truncated": truncated}
+"""
 
 
 @builtin_tool
@@ -139,23 +173,24 @@ class JsonPath(Tool):
         else:
             data = args.data
             _json_size(data, "data")
-        try:
-            query = parse_jsonpath(args.expression)
-        except JSONPathError as exc:
-            raise ToolError(f"Invalid JSONPath {args.expression!r}: {exc}") from exc
-        try:
-            found = query.find(data)
-            paths = [_match_path(m.full_path) for m in found[: args.max_matches]]
-        except RecursionError:
-            raise ToolError("The data is nested too deeply to query.") from None
-        except (JSONPathError, TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
-            raise ToolError(f"JSONPath {args.expression!r} failed: {exc}") from exc
-        kept = found[: args.max_matches]
+        reply = await run_isolated(
+            _JSONPATH_PROGRAM,
+            {
+                "expression": args.expression,
+                "data": data,
+                "limit": args.max_matches,
+                "max_output": MAX_JSON_TEXT,
+            },
+            timeout_s=JSONPATH_TIMEOUT_S,
+            what="JSONPath query",
+            hint="avoid repeated '..' and regular-expression filters, or query less data.",
+            site=True,
+        )
         return JsonPathOutput(
-            matches=[m.value for m in kept],
-            paths=paths,
-            count=len(kept),
-            truncated=len(found) > len(kept),
+            matches=reply["matches"],
+            paths=reply["paths"],
+            count=len(reply["matches"]),
+            truncated=reply["truncated"],
         )
 
 
@@ -382,7 +417,9 @@ def _jsonable(value: Any, budget: _Budget) -> Any:
     budget.spend()
     if isinstance(value, dict):
         return {_json_key(k): _jsonable(v, budget) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
+    if isinstance(value, set):
+        return [_jsonable(v, budget) for v in sorted(value, key=repr)]
+    if isinstance(value, list | tuple):
         return [_jsonable(v, budget) for v in value]
     if isinstance(value, datetime | date | time):
         return value.isoformat()
@@ -398,6 +435,9 @@ def _yaml_to_json(args: YamlJsonInput) -> str:
         documents = list(yaml.safe_load_all(args.text))
     except yaml.YAMLError as exc:
         raise ToolError(_yaml_error(exc)) from exc
+    except ValueError as exc:
+        # Values the constructors reject, such as integers of more than 4300 digits.
+        raise ToolError(f"Invalid YAML value: {exc}") from exc
     if not args.all_documents and len(documents) > 1:
         raise ToolError(f"The text holds {len(documents)} YAML documents; set all_documents=true.")
     value: Any = documents if args.all_documents else (documents[0] if documents else None)

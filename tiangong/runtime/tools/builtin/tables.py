@@ -27,7 +27,9 @@ MAX_SQL_TABLES = 10
 SQL_TIMEOUT_S = 5.0
 # Longest string or blob a query may build, so `randomblob(1e9)` fails instead of allocating.
 SQL_MAX_VALUE = 10_000_000
-SNIFF_CHARS = 16_384
+# csv.Sniffer's regexes are cubic on hostile input (a 16 KB sample can take seconds) and
+# hold the GIL, so it only sees the start of the text.
+SNIFF_CHARS = 2048
 _DELIMITERS = ",;\t|"
 
 Row = dict[str, Any]

@@ -15,9 +15,12 @@ import json
 import math
 import re
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from bs4 import BeautifulSoup
+from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -32,8 +35,12 @@ MAX_TEMPLATE = 50_000
 MAX_TEMPLATE_VARIABLES_JSON = 1_000_000
 MAX_OUTPUT = 1_000_000
 MAX_SIMILARITY_TEXT = 50_000
-# Character-level similarity is quadratic in the worst case; past this combined length the
-# ratio is taken over word tokens instead.
+# difflib is quadratic in lines; 10,000 differing lines take about 2 s.
+MAX_DIFF_LINES = 10_000
+# Estimated inner-loop steps of SequenceMatcher without its junk heuristic; past this, the
+# heuristic is used and the ratio is marked approximate.
+MAX_EXACT_RATIO_COST = 2_000_000
+# Past this combined length the ratio is taken over word tokens rather than characters.
 MAX_CHAR_RATIO = 6_000
 REGEX_TIMEOUT_S = 2.0
 TEMPLATE_TIMEOUT_S = 5.0
@@ -57,7 +64,6 @@ _CJK_CHARS = (
     "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ebef"
 )
 _CJK = re.compile(f"[{_CJK_CHARS}]")
-_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
 # Letters and digits of other scripts, joined across an apostrophe: "don't" is one word.
 _WORD = re.compile(f"[^\\W_{_CJK_CHARS}]+(?:['’][^\\W_{_CJK_CHARS}]+)*")
 _TOKEN = re.compile(f"[{_CJK_CHARS}]+|[^\\W_{_CJK_CHARS}]+")
@@ -94,12 +100,20 @@ def split_sentences(text: str) -> list[str]:
 _CHILD_PRELUDE = f"""
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, ({CHILD_MEMORY}, {CHILD_MEMORY}))
-job = json.load(sys.stdin)
+"""
+# The program defines run(job) -> {"error": message} or a result. Anything it did not expect
+# is reported as a failure; there is nothing else to protect inside the child.
+_CHILD_EPILOGUE = """
+try:
+    out = run(json.load(sys.stdin))
+except MemoryError:
+    out = {"failure": "it needed more memory than allowed"}
+except Exception as exc:
+    out = {"failure": f"{type(exc).__name__}: {exc}"}
+sys.stdout.write(json.dumps(out))
 """
 
-_REGEX_PROGRAM = (
-    _CHILD_PRELUDE
-    + r"""
+_REGEX_PROGRAM = r"""
 import re
 
 def run(job):
@@ -108,7 +122,7 @@ def run(job):
         flags |= {"i": re.I, "m": re.M, "s": re.S, "x": re.X}[letter]
     try:
         rx = re.compile(job["pattern"], flags)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         return {"error": f"invalid regular expression: {exc}"}
     text = job["text"]
     if job["op"] == "match":
@@ -134,18 +148,9 @@ def run(job):
     except OverflowError:
         return {"error": "the replaced text would be too long"}
     return {"text": result, "replacements": count}
-
-try:
-    out = run(job)
-except MemoryError:
-    out = {"error": "the regular expression needed too much memory"}
-sys.stdout.write(json.dumps(out))
 """
-)
 
-_TEMPLATE_PROGRAM = (
-    _CHILD_PRELUDE
-    + r"""
+_TEMPLATE_PROGRAM = r"""
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
@@ -177,14 +182,7 @@ def run(job):
     except (ArithmeticError, LookupError, TypeError, ValueError, RecursionError) as exc:
         return {"error": f"template rendering failed: {type(exc).__name__}: {exc}"}
     return {"text": "".join(parts)}
-
-try:
-    out = run(job)
-except MemoryError:
-    out = {"error": "rendering the template needed too much memory"}
-sys.stdout.write(json.dumps(out))
 """
-)
 
 
 _REGEX_HINT = (
@@ -193,22 +191,26 @@ _REGEX_HINT = (
 )
 
 
-async def _run_isolated(
+async def run_isolated(
     program: str, job: dict[str, Any], *, timeout_s: float, what: str, hint: str, site: bool
 ) -> dict[str, Any]:
-    """Run `program` in a fresh interpreter with `job` as JSON on stdin; return its JSON reply.
-
-    `site` makes installed packages importable; without it the child starts faster."""
+    """Call `run(job)` as defined by `program` in a fresh interpreter, limited to `timeout_s`
+    seconds and CHILD_MEMORY bytes, and return its JSON reply. `site` makes installed
+    packages importable; without it the child starts faster. `what` and `hint` word the
+    errors."""
     flags = ["-I"] if site else ["-I", "-S"]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *flags,
-        "-c",
-        program,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *flags,
+            "-c",
+            _CHILD_PRELUDE + program + _CHILD_EPILOGUE,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise ToolError(f"Could not start the {what}: {exc}") from exc
     try:
         stdout, _ = await asyncio.wait_for(
             process.communicate(json.dumps(job).encode()), timeout=timeout_s
@@ -227,6 +229,8 @@ async def _run_isolated(
         raise ToolError(f"The {what} failed (it may have run out of memory).") from None
     if "error" in reply:
         raise ToolError(str(reply["error"]))
+    if "failure" in reply:
+        raise ToolError(f"The {what} failed: {reply['failure']}")
     return reply
 
 
@@ -271,7 +275,7 @@ class RegexMatch(Tool):
     Output = RegexMatchOutput
 
     async def run(self, args: RegexMatchInput, ctx: ToolContext) -> RegexMatchOutput:
-        reply = await _run_isolated(
+        reply = await run_isolated(
             _REGEX_PROGRAM,
             {
                 "op": "match",
@@ -325,7 +329,7 @@ class RegexReplace(Tool):
     Output = RegexReplaceOutput
 
     async def run(self, args: RegexReplaceInput, ctx: ToolContext) -> RegexReplaceOutput:
-        reply = await _run_isolated(
+        reply = await run_isolated(
             _REGEX_PROGRAM,
             {
                 "op": "replace",
@@ -539,10 +543,13 @@ class TextDiffOutput(BaseModel):
 
 
 def _unified_diff(args: TextDiffInput) -> list[str]:
+    old, new = args.old.splitlines(), args.new.splitlines()
+    if max(len(old), len(new)) > MAX_DIFF_LINES:
+        raise ToolError(f"Each text may have at most {MAX_DIFF_LINES} lines to diff.")
     return list(
         difflib.unified_diff(
-            args.old.splitlines(),
-            args.new.splitlines(),
+            old,
+            new,
             fromfile=args.old_name,
             tofile=args.new_name,
             n=args.context,
@@ -617,7 +624,7 @@ class TextTemplate(Tool):
                 f"variables are too large ({size} characters of JSON; at most "
                 f"{MAX_TEMPLATE_VARIABLES_JSON})"
             )
-        reply = await _run_isolated(
+        reply = await run_isolated(
             _TEMPLATE_PROGRAM,
             {
                 "template": args.template,
@@ -759,6 +766,9 @@ class TextSimilarityOutput(BaseModel):
     ratio_basis: Literal["characters", "tokens"] = Field(
         description="Characters for short texts; word tokens past 6,000 combined characters."
     )
+    approximate: bool = Field(
+        description="True when very repetitive input made difflib skip common elements."
+    )
     jaccard: float = Field(
         description="Shared / all distinct tokens in [0, 1]; tokens are words, and "
         "character bigrams inside Chinese/Japanese/Korean text."
@@ -787,19 +797,28 @@ def _token_set(text: str) -> set[str]:
     return tokens
 
 
+def _sequence_ratio(a: Sequence[str], b: Sequence[str]) -> tuple[float, bool]:
+    """difflib's ratio, exact unless repeated elements would make it too slow."""
+    counts_b = Counter(b)
+    cost = sum(n * counts_b[item] for item, n in Counter(a).items())
+    exact = cost <= MAX_EXACT_RATIO_COST
+    return difflib.SequenceMatcher(None, a, b, autojunk=not exact).ratio(), not exact
+
+
 def _similarity(a: str, b: str) -> TextSimilarityOutput:
+    basis: Literal["characters", "tokens"] = "characters"
     if len(a) + len(b) <= MAX_CHAR_RATIO:
-        ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-        basis: Literal["characters", "tokens"] = "characters"
+        ratio, approximate = _sequence_ratio(a, b)
     else:
-        ratio = difflib.SequenceMatcher(None, _sequence_tokens(a), _sequence_tokens(b)).ratio()
         basis = "tokens"
+        ratio, approximate = _sequence_ratio(_sequence_tokens(a), _sequence_tokens(b))
     set_a, set_b = _token_set(a), _token_set(b)
     union = set_a | set_b
     shared = len(set_a & set_b)
     return TextSimilarityOutput(
         ratio=round(ratio, 6),
         ratio_basis=basis,
+        approximate=approximate,
         jaccard=round(shared / len(union), 6) if union else 1.0,
         shared_tokens=shared,
         tokens_a=len(set_a),
@@ -826,38 +845,40 @@ class TextSimilarity(Tool):
 
 # --- html_to_text -----------------------------------------------------------------------------
 
-_DROPPED_TAGS = ("script", "style", "noscript", "template", "head", "svg", "iframe")
-_BLOCK_TAGS = (
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "tr",
-    "ul",
+_DROPPED_TAGS = frozenset(("script", "style", "noscript", "template", "head", "svg", "iframe"))
+_BLOCK_TAGS = frozenset(
+    (
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tr",
+        "ul",
+    )
 )
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
@@ -879,27 +900,45 @@ class HtmlToTextOutput(BaseModel):
     links: list[HtmlLink] = Field(description="Up to 500 links when include_links is set.")
 
 
+def _readable_text(root: Tag) -> str:
+    """Text of the tree in document order, walked without recursion (pages can nest deeply)
+    and without editing it (inserting markers is quadratic in the number of siblings)."""
+    out: list[str] = []
+    stack: list[PageElement | str] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, NavigableString):
+            # Comments, doctypes and processing instructions are not text a reader sees.
+            if not isinstance(node, PreformattedString):
+                out.append(str(node))
+        elif isinstance(node, Tag):
+            if node.name in _DROPPED_TAGS:
+                continue
+            if node.name == "br":
+                out.append("\n")
+                continue
+            if node.name in _BLOCK_TAGS:
+                out.append("\n\n")
+                stack.append("\n\n")
+            elif node.name in ("td", "th"):
+                stack.append("\t")
+            stack.extend(reversed(node.contents))
+        elif isinstance(node, str):
+            out.append(node)
+    lines = (_SPACES.sub(" ", line).strip() for line in "".join(out).split("\n"))
+    return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+
+
 def _html_to_text(html: str, include_links: bool) -> HtmlToTextOutput:
     soup = BeautifulSoup(html, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else None
-    for tag in soup.find_all(_DROPPED_TAGS):
-        tag.decompose()
     links: list[HtmlLink] = []
     if include_links:
-        for anchor in soup.find_all("a", href=True)[:500]:
-            href = anchor.get("href")
+        for anchor in soup.find_all("a", href=True, limit=500):
+            href = anchor.get("href") if isinstance(anchor, Tag) else None
             if isinstance(href, str):
                 links.append(HtmlLink(text=anchor.get_text(" ", strip=True), href=href.strip()))
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for cell in soup.find_all(("td", "th")):
-        cell.insert_after("\t")
-    for block in soup.find_all(_BLOCK_TAGS):
-        block.insert_before("\n\n")
-        block.insert_after("\n\n")
-    lines = (_SPACES.sub(" ", line).strip() for line in soup.get_text().split("\n"))
-    text = _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
-    return HtmlToTextOutput(text=text, title=title or None, links=links)
+    return HtmlToTextOutput(text=_readable_text(soup), title=title or None, links=links)
 
 
 @builtin_tool

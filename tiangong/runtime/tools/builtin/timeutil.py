@@ -96,6 +96,13 @@ def parse_moment(text: str, zone: tzinfo) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
+def in_zone(moment: datetime, zone: tzinfo) -> datetime:
+    try:
+        return moment.astimezone(zone)
+    except (OverflowError, ValueError):
+        raise ToolError(f"{moment.isoformat()} is out of range in that time zone.") from None
+
+
 class Moment(BaseModel):
     iso: str = Field(description="ISO 8601 with offset.")
     date: str
@@ -185,10 +192,7 @@ class TimezoneConvert(Tool):
         source_zone = get_zone(args.from_timezone)
         target_zone = get_zone(args.to_timezone)
         moment = parse_moment(args.datetime, source_zone)
-        try:
-            converted = moment.astimezone(target_zone)
-        except (OverflowError, ValueError):
-            raise ToolError("The converted time is out of range.") from None
+        converted = in_zone(moment, target_zone)
         return TimezoneConvertOutput(
             source=describe(moment), result=describe(converted, target_zone)
         )
@@ -246,8 +250,8 @@ class DateDiff(Tool):
 
     async def run(self, args: DateDiffInput, ctx: ToolContext) -> DateDiffOutput:
         zone = get_zone(args.timezone)
-        start = parse_moment(args.start, zone).astimezone(zone)
-        end = parse_moment(args.end, zone).astimezone(zone)
+        start = in_zone(parse_moment(args.start, zone), zone)
+        end = in_zone(parse_moment(args.end, zone), zone)
         seconds = (end - start).total_seconds()
         sign = -1 if seconds < 0 else 1
         whole_days, rest = divmod(abs(seconds), 86_400)
@@ -356,7 +360,7 @@ class CronNext(Tool):
 
     async def run(self, args: CronNextInput, ctx: ToolContext) -> CronNextOutput:
         zone = get_zone(args.timezone)
-        start = parse_moment(args.start, zone).astimezone(zone)
+        start = in_zone(parse_moment(args.start, zone), zone)
         try:
             schedule = croniter(args.expression, start, max_years_between_matches=50)
             times = [schedule.get_next(datetime).isoformat() for _ in range(args.count)]

@@ -1,11 +1,9 @@
-"""Builtin tools: utility. IP address facts, a bounded sleep and number formatting."""
+"""Builtin tools: utility. IP address facts and number formatting."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -14,9 +12,10 @@ from tiangong.runtime.tools.base import Tool, ToolError
 from tiangong.runtime.tools.context import ToolContext
 from tiangong.runtime.tools.registry import builtin_tool
 
-MAX_SLEEP_S = 30.0
 # Decimal exponents beyond this are refused: formatting them would print huge strings.
 MAX_EXPONENT = 100
+# Enough digits for any accepted number with 20 decimals, so nothing is rounded silently.
+_DECIMALS = Context(prec=MAX_EXPONENT * 2 + 50, rounding=ROUND_HALF_UP)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -117,7 +116,8 @@ class IpInfo(Tool):
             if "/" in text:
                 network = ipaddress.ip_network(text, strict=args.strict)
                 return self._network(network, args.contains)
-            address = ipaddress.ip_address(text)
+            # A zone index (fe80::1%eth0) names a local interface; the address facts ignore it.
+            address = ipaddress.ip_address(text.partition("%")[0])
         except ValueError as exc:
             raise ToolError(f"Not a valid IP address or network: {exc}") from exc
         if args.contains is not None:
@@ -174,34 +174,6 @@ class IpInfo(Tool):
             address_count=network.num_addresses,
             contains=None if contains is None else _contains(network, contains),
         )
-
-
-# --- sleep ------------------------------------------------------------------------------------
-
-
-class SleepInput(_Input):
-    seconds: float = Field(ge=0, le=MAX_SLEEP_S, description="How long to wait (0-30 s).")
-
-
-class SleepOutput(BaseModel):
-    slept_seconds: float
-
-
-@builtin_tool
-class Sleep(Tool):
-    name = "sleep"
-    description = (
-        "Wait for a number of seconds (at most 30) and then return; useful in workflows to "
-        "pace retries or polling."
-    )
-    category = "utility"
-    Input = SleepInput
-    Output = SleepOutput
-
-    async def run(self, args: SleepInput, ctx: ToolContext) -> SleepOutput:
-        started = time.monotonic()
-        await asyncio.sleep(args.seconds)
-        return SleepOutput(slept_seconds=round(time.monotonic() - started, 3))
 
 
 # --- number_format ----------------------------------------------------------------------------
@@ -410,21 +382,27 @@ def _chinese_whole(text: str, original: str) -> Decimal:
         return Decimal("".join(str(int(v)) for _, v in tokens))
     total = wan = section = Decimal(0)
     number: Decimal | None = None
+    last_small = Decimal(10**4)
     for kind, value in tokens:
         if kind == "digit":
             if number is not None and number != 0:
                 raise ToolError(f"Two digits in a row in {original!r}.")
             number = value
-        elif kind == "small":
+            continue
+        if kind == "small":
+            if value >= last_small:
+                raise ToolError(f"Units out of order in {original!r}.")
             section += (number if number is not None else Decimal(1)) * value
-            number = None
+            last_small = value
         elif value == 10**4:
             wan = (section + (number or 0) or Decimal(1)) * value
-            section, number = Decimal(0), None
+            section = Decimal(0)
         else:
             total = (total + wan + section + (number or 0) or Decimal(1)) * value
             wan = section = Decimal(0)
-            number = None
+        number = None
+        if kind == "big":
+            last_small = Decimal(10**4)
     tail = number or Decimal(0)
     # Colloquial: 一万五 = 15000 and 三百五 = 350, but 一万零五 = 10005.
     if tail and len(tokens) > 1 and tokens[-2][0] in ("small", "big"):
@@ -446,6 +424,10 @@ class NumberFormat(Tool):
     Output = NumberFormatOutput
 
     async def run(self, args: NumberFormatInput, ctx: ToolContext) -> NumberFormatOutput:
+        with localcontext(_DECIMALS):
+            return self._format(args)
+
+    def _format(self, args: NumberFormatInput) -> NumberFormatOutput:
         if args.operation == "base":
             text, number = _convert_base(args.value, args.from_base, args.to_base)
             return NumberFormatOutput(result=text, number=number)
@@ -472,4 +454,6 @@ class NumberFormat(Tool):
                 result=f"{_rounded(value * 100, decimals):f}%", number=_plain(value)
             )
         decimals = 3 if args.decimals is None else args.decimals
-        return NumberFormatOutput(result=format(value, f".{decimals}e"), number=_plain(value))
+        # Decimal writes zero as 0.000e+3; keep the exponent of a plain 0.
+        text = format(value, f".{decimals}e") if value else f"{0:.{decimals}f}e+0"
+        return NumberFormatOutput(result=text, number=_plain(value))
