@@ -1,0 +1,187 @@
+"""Per-run overhead of the workflow engine against LangGraph, on the same graphs of no-op nodes.
+
+    .venv/bin/python bench/workflow_engine.py [--runs N]
+
+Graphs (every node does nothing, so a run's time is the engine's overhead):
+
+- chain-3: three nodes in a row;
+- fanout-5: one node, five parallel branches, one node joining them (7 nodes);
+- chain-100: a hundred nodes in a row.
+
+Tiangong runs them as `start -> no-op ... -> end` (its start and end nodes count among the
+nodes, so both sides execute the same number of nodes), LangGraph as a `StateGraph` of async
+no-op functions with the join as one edge from all five branches. Both run in this process,
+in alternating batches so machine noise hits both alike, with no checkpointer; each run is
+iterated to its end (`async for` over Tiangong's events, `ainvoke` for LangGraph). A third row
+shows Tiangong with the in-memory checkpoint store, which copies every record it is given.
+
+Prints mean and p50 microseconds per run and the ratio Tiangong / LangGraph (the target is at
+most 0.5). LangGraph is a benchmark-only dependency: `.venv/bin/pip install langgraph`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypedDict
+
+from tiangong.runtime.workflow import (
+    MemoryCheckpointStore,
+    Node,
+    NodeConfig,
+    NodeContext,
+    NodeResult,
+    WorkflowEngine,
+    register_node,
+)
+
+
+class NoopConfig(NodeConfig):
+    """No settings."""
+
+
+@register_node("bench_noop")
+class NoopNode(Node[NoopConfig]):
+    Config = NoopConfig
+
+    async def run(self, ctx: NodeContext, inputs: NoopConfig) -> NodeResult:
+        return NodeResult()
+
+
+Shape = tuple[list[str], list[tuple[str, str]]]
+
+
+def chain(length: int) -> Shape:
+    names = [f"n{i}" for i in range(length)]
+    return names, list(zip(names, names[1:], strict=False))
+
+
+def fan_out(width: int) -> Shape:
+    branches = [f"b{i}" for i in range(width)]
+    names = ["fork", *branches, "join"]
+    edges = [("fork", b) for b in branches] + [(b, "join") for b in branches]
+    return names, edges
+
+
+GRAPHS: dict[str, Shape] = {
+    "chain-3": chain(3),
+    "fanout-5": fan_out(5),
+    "chain-100": chain(100),
+}
+
+
+def tiangong_definition(shape: Shape) -> dict[str, Any]:
+    names, edges = shape
+    first, last = names[0], names[-1]
+    nodes = []
+    for name in names:
+        kind = "start" if name == first else "end" if name == last else "bench_noop"
+        nodes.append({"id": name, "type": kind, "config": {}})
+    return {"nodes": nodes, "edges": [{"source": s, "target": t} for s, t in edges]}
+
+
+Runner = Callable[[], Awaitable[None]]
+
+
+def tiangong_runner(shape: Shape, *, checkpoint: bool = False) -> Runner:
+    engine = WorkflowEngine(
+        tiangong_definition(shape), checkpoint=MemoryCheckpointStore() if checkpoint else None
+    )
+
+    async def run() -> None:
+        last = None
+        async for event in engine.run({}):
+            last = event
+        assert last is not None and last.type == "run_finished", last
+
+    return run
+
+
+def langgraph_runner(shape: Shape) -> Runner:
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict, total=False):
+        value: int
+
+    async def noop(state: State) -> dict[str, Any]:
+        return {}
+
+    names, edges = shape
+    builder = StateGraph(State)
+    for name in names:
+        builder.add_node(name, noop)
+    builder.add_edge(START, names[0])
+    joins: dict[str, list[str]] = {}
+    for source, target in edges:
+        joins.setdefault(target, []).append(source)
+    for target, sources in joins.items():
+        builder.add_edge(sources if len(sources) > 1 else sources[0], target)
+    builder.add_edge(names[-1], END)
+    graph = builder.compile()
+    config: Any = {"recursion_limit": len(names) + 10}
+
+    async def run() -> None:
+        await graph.ainvoke({"value": 0}, config)
+
+    return run
+
+
+async def measure(runner: Runner, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await runner()
+        samples.append((time.perf_counter() - started) * 1e6)
+    return samples
+
+
+async def bench(name: str, shape: Shape, runs: int, batches: int, have_langgraph: bool) -> None:
+    sides: dict[str, Runner] = {
+        "tiangong": tiangong_runner(shape),
+        "tiangong+memory-checkpoint": tiangong_runner(shape, checkpoint=True),
+    }
+    if have_langgraph:
+        sides["langgraph"] = langgraph_runner(shape)
+    samples: dict[str, list[float]] = {side: [] for side in sides}
+    for runner in sides.values():  # warm-up: imports, caches, first-call costs
+        await measure(runner, max(runs // 20, 5))
+    for _ in range(batches):
+        for side, runner in sides.items():
+            samples[side] += await measure(runner, runs // batches)
+    print(f"\n{name} ({len(shape[0])} nodes, {runs} runs per side)")
+    print(f"  {'engine':<28}{'mean µs':>10}{'p50 µs':>10}")
+    for side, values in samples.items():
+        print(f"  {side:<28}{statistics.fmean(values):>10.1f}{statistics.median(values):>10.1f}")
+    if have_langgraph:
+        ours, theirs = samples["tiangong"], samples["langgraph"]
+        mean_ratio = statistics.fmean(ours) / statistics.fmean(theirs)
+        p50_ratio = statistics.median(ours) / statistics.median(theirs)
+        verdict = "meets" if p50_ratio <= 0.5 and mean_ratio <= 0.5 else "MISSES"
+        print(
+            f"  ratio tiangong/langgraph: mean {mean_ratio:.3f}, p50 {p50_ratio:.3f}"
+            f"  ({verdict} the target of at most 0.5)"
+        )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=2000, help="runs per side and graph")
+    parser.add_argument("--batches", type=int, default=4, help="alternating batches")
+    args = parser.parse_args()
+    try:
+        import langgraph  # noqa: F401
+
+        have_langgraph = True
+    except ImportError:
+        have_langgraph = False
+        print("LangGraph is not installed (pip install langgraph): printing Tiangong only.")
+    for name, shape in GRAPHS.items():
+        runs = args.runs if len(shape[0]) < 50 else max(args.runs // 10, 20)
+        await bench(name, shape, runs, args.batches, have_langgraph)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
