@@ -14,7 +14,7 @@ echo "== mypy"; .venv/bin/mypy tiangong || failed=1
 rm -rf .test-results && mkdir -p .test-results
 # Each combination is a separate pytest run against its own fresh database. Suites that touch
 # no database or cache (runtime engines, SSRF client, sandbox, tools) run in the first only.
-standalone="--ignore=tests/runtime --ignore=tests/net --ignore=tests/sandbox --ignore=tests/tools"
+standalone="--ignore=tests/runtime --ignore=tests/net --ignore=tests/sandbox --ignore=tests/tools --ignore=tests/rag --ignore=tests/workflow"
 first=1
 for combo in ${TIANGONG_TEST_MATRIX:-sqlite:0 sqlite:1 postgres:0 postgres:1 mysql:0 mysql:1}; do
   db=${combo%%:*}; redis=${combo##*:}
