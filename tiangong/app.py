@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,14 +16,17 @@ from tiangong.api.middleware import RequestIdMiddleware
 from tiangong.api.router import api_router
 from tiangong.cache import close_cache, get_cache
 from tiangong.config import get_settings
+from tiangong.conversations.reaper import run_forever as reap_interrupted_answers
 from tiangong.conversations.turns import drain as drain_turns
 from tiangong.db.engine import dispose_engine, get_engine
 from tiangong.health.endpoints import router as health_router
+from tiangong.knowledge import lifecycle as knowledge
 from tiangong.llm_logs.recorder import flush as flush_llm_logs
 from tiangong.logs import configure_logging
 from tiangong.mcp.server import McpEndpoint
 from tiangong.security.keys import encryption_key, secret_key
 from tiangong.smartflow import envelope as smartflow_envelope
+from tiangong.workflows import runner as workflow_runner
 
 
 @asynccontextmanager
@@ -32,10 +36,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     encryption_key()
     get_engine()
     get_cache()
+    # Picks the vector store and resumes ingestion a previous process left unfinished.
+    await knowledge.start()
+    reaper = asyncio.create_task(reap_interrupted_answers())
+    await workflow_runner.start_recovery()
     async with app.state.mcp.run():
         yield
+    reaper.cancel()
+    await workflow_runner.stop_recovery()
     # Running chat turns finish (or save what they have) before connections close.
     await drain_turns()
+    await knowledge.stop()
     await flush_llm_logs()
     await close_cache()
     await dispose_engine()

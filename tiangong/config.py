@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     http_max_response_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     http_timeout_s: float = Field(default=30.0, gt=0)
 
+    # Knowledge base ingestion: largest upload or fetched document, and largest raw text.
+    knowledge_max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    knowledge_max_text_chars: int = Field(default=2_000_000, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str | None) -> str | None:

@@ -8,10 +8,13 @@ from tiangong.agents.endpoints import router as agents_router
 from tiangong.auth.endpoints import router as auth_router
 from tiangong.chat.agent_runs import router as agent_runs_router
 from tiangong.chat.endpoints import router as chat_router
+from tiangong.knowledge.endpoints import router as knowledge_router
 from tiangong.mcp.endpoints import router as mcp_router
 from tiangong.model_configs.endpoints import router as model_configs_router
 from tiangong.smartflow.endpoints import router as smartflow_router
 from tiangong.tools.endpoints import router as tools_router
+from tiangong.workflows.endpoints import executions_router
+from tiangong.workflows.endpoints import router as workflows_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(auth_router)
@@ -22,3 +25,6 @@ api_router.include_router(chat_router)
 api_router.include_router(smartflow_router)
 api_router.include_router(tools_router)
 api_router.include_router(mcp_router)
+api_router.include_router(knowledge_router)
+api_router.include_router(workflows_router)
+api_router.include_router(executions_router)

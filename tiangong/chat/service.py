@@ -16,6 +16,9 @@ from tiangong.conversations.schemas import MessageView
 from tiangong.conversations.turns import Turn, TurnRequest, start_turn
 from tiangong.db.engine import session_factory
 from tiangong.errors import Conflict, NotFound, UpstreamError
+from tiangong.knowledge import grounding
+from tiangong.knowledge.tool import EXTRA as KNOWLEDGE_EXTRA
+from tiangong.knowledge.tool import KnowledgeSearch, KnowledgeSearchTool
 from tiangong.model_configs.service import ResolvedModel, resolve
 from tiangong.runtime.agent import ToolExecutor
 from tiangong.runtime.tools import RegistryExecutor, ToolError
@@ -68,7 +71,11 @@ def _agent_caller(user_id: str, depth: int) -> CallAgent:
 
 
 async def _tools_for(
-    session: AsyncSession, user: User, agent: Agent, depth: int
+    session: AsyncSession,
+    user: User,
+    agent: Agent,
+    depth: int,
+    knowledge: KnowledgeSearch,
 ) -> Callable[[Turn], ToolExecutor] | None:
     if not agent.include_tools:
         return None
@@ -76,6 +83,7 @@ async def _tools_for(
     ctx = await platform.tool_context(
         session, user, agent_id=agent.id, call_agent=_agent_caller(user.id, depth), depth=depth
     )
+    ctx.extras[KNOWLEDGE_EXTRA] = knowledge
 
     def build(turn: Turn) -> ToolExecutor:
         approver = Approvals(user.id, agent.id, turn.conversation_id, turn.emit)
@@ -99,9 +107,16 @@ async def start_agent_turn(
     if agent.status == "stopped":
         raise Conflict("This agent is stopped; deploy it to chat", code="AGENT_STOPPED")
     model = await agent_model(session, user, agent)
-    tools = await _tools_for(session, user, agent, depth)
-    # Reads are done; no transaction stays open while the model answers.
+    bound = agent.knowledge_base_ids
+    kbs = await grounding.readable(session, user, bound) if bound else []
+    cited = grounding.Citations()
+    # Without bound knowledge bases, the knowledge_search tool searches the user's own.
+    unbound_tool = not bound and KnowledgeSearchTool.name in agent.include_tools
+    searchable = await grounding.own(session, user) if unbound_tool else kbs
+    tools = await _tools_for(session, user, agent, depth, grounding.searcher(searchable, cited))
+    # Reads are done; no transaction stays open while retrieval and the model run.
     await session.commit()
+    system_prompt = await grounding.ground(agent.system_prompt or None, kbs, data.message, cited)
     return await start_turn(
         TurnRequest(
             user_id=user.id,
@@ -110,9 +125,10 @@ async def start_agent_turn(
             source=source,
             conversation_id=data.session_id,
             agent_id=agent.id,
-            system_prompt=agent.system_prompt or None,
+            system_prompt=system_prompt,
             iteration_limit=agent.iteration_limit,
             tools=tools,
+            citations=cited.items,
         )
     )
 

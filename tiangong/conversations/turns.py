@@ -70,6 +70,9 @@ class TurnRequest:
     retry: RetryRequest | None = None
     # SmartFlow: when thinking is on and the model gives no reasoning, report the stages instead.
     stage_reasoning: bool = False
+    # Knowledge sources the answer may cite as [n]; the knowledge_search tool appends to this
+    # list while the turn runs, so it is read when the turn ends.
+    citations: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -204,7 +207,7 @@ async def _generate(turn: Turn, request: TurnRequest, context: list[ChatMessage]
         status = "failed"
         error = ErrorEvent("CHAT_FAILED", str(exc)[:200], "", "", {})
     finally:
-        final = _final_view(turn, progress, status, error, stage_mode)
+        final = _final_view(turn, progress, status, error, stage_mode, request.citations)
         await asyncio.shield(_finish(turn, final, error))
         await client.aclose()
     return final
@@ -237,7 +240,12 @@ def _observe(turn: Turn, progress: _Progress, event: Any, stage_mode: bool) -> N
 
 
 def _final_view(
-    turn: Turn, progress: _Progress, status: str, error: ErrorEvent | None, stage_mode: bool
+    turn: Turn,
+    progress: _Progress,
+    status: str,
+    error: ErrorEvent | None,
+    stage_mode: bool,
+    citations: list[dict[str, Any]] | None,
 ) -> MessageView:
     reasoning = "".join(progress.reasoning)
     if not reasoning and stage_mode:
@@ -251,6 +259,7 @@ def _final_view(
             "error": f"{error.code}: {error.message}"[:500] if error else None,
             "token_usage": progress.usage,
             "tool_calls": progress.tool_calls or None,
+            "citations": list(citations) if citations else None,
         }
     )
 
@@ -279,6 +288,7 @@ def _final_payload(turn: Turn, final: MessageView) -> dict[str, Any]:
         "retry_index": final.retry_index,
         "token_usage": final.token_usage or {},
         "tool_calls": final.tool_calls or [],
+        "citations": final.citations or [],
     }
 
 
@@ -291,6 +301,7 @@ async def _save(final: MessageView) -> None:
         "error": final.error,
         "token_usage": final.token_usage,
         "tool_calls": final.tool_calls,
+        "citations": final.citations,
         "updated_at": utcnow(),
     }
     for attempt in range(3):

@@ -4,21 +4,30 @@ from tiangong.agents.models import Agent, AgentVersion
 from tiangong.auth.models import User
 from tiangong.conversations.models import Conversation, Message
 from tiangong.db.base import Base
+from tiangong.knowledge.models import Chunk, Document, KnowledgeBase
 from tiangong.llm_logs.models import LLMCallLog
 from tiangong.mcp.models import McpServer
 from tiangong.model_configs.models import ModelConfig
 from tiangong.tools.models import CustomTool, ToolApproval
+from tiangong.workflows.models import Workflow, WorkflowNodeRun, WorkflowRun, WorkflowVersion
 
 __all__ = [
     "Agent",
     "AgentVersion",
     "Base",
+    "Chunk",
     "Conversation",
     "CustomTool",
+    "Document",
+    "KnowledgeBase",
     "LLMCallLog",
     "McpServer",
     "Message",
     "ModelConfig",
     "ToolApproval",
     "User",
+    "Workflow",
+    "WorkflowNodeRun",
+    "WorkflowRun",
+    "WorkflowVersion",
 ]

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiangong.auth.models import User
 from tiangong.errors import AppError, BadRequest, Conflict, NotFound
+from tiangong.knowledge import grounding
+from tiangong.knowledge.tool import EXTRA as KNOWLEDGE_EXTRA
 from tiangong.runtime.tools import BUILTIN, Tool, ToolError, ToolInputError
 from tiangong.runtime.tools.executor import run_tool
 from tiangong.runtime.tools.http_tool import HttpAuth, HttpTool
@@ -200,6 +202,11 @@ async def _run(
     tool: Tool, arguments: dict[str, Any], session: AsyncSession, user: User
 ) -> ToolUseResult:
     ctx = await platform.tool_context(session, user)
+    if tool.name == KNOWLEDGE_EXTRA:
+        # Called directly, the knowledge tool searches the caller's own knowledge bases.
+        ctx.extras[KNOWLEDGE_EXTRA] = grounding.searcher(
+            await grounding.own(session, user), grounding.Citations()
+        )
     # Tools may call the network or the sandbox: no transaction stays open meanwhile.
     await session.commit()
     started = time.perf_counter()

@@ -1,0 +1,212 @@
+"""Runs execute in detached tasks (like chat turns): the request that started one may leave.
+
+Each run keeps `heartbeat_at` fresh while its task lives; `recover()` (at startup) picks up runs
+left `running` with a stale heartbeat and resumes them from their node records, so a node that
+succeeded is never run again, or fails them after `MAX_RECOVERIES` tries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from tiangong.auth.models import User
+from tiangong.db.base import utcnow
+from tiangong.db.engine import session_factory
+from tiangong.errors import AppError
+from tiangong.runtime.workflow import ApprovalDecision, WorkflowEngine
+from tiangong.workflows import services
+from tiangong.workflows.checkpoint import DbCheckpointStore
+from tiangong.workflows.models import WorkflowRun, WorkflowVersion
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+STALE_AFTER_S = 30.0
+MAX_RECOVERIES = 3
+
+_running: dict[str, asyncio.Task[None]] = {}
+
+
+def task_of(run_id: str) -> asyncio.Task[None] | None:
+    return _running.get(run_id)
+
+
+def start(run_id: str, decisions: dict[str, ApprovalDecision] | None = None) -> asyncio.Task[None]:
+    task = asyncio.get_running_loop().create_task(_execute(run_id, decisions or {}))
+    _running[run_id] = task
+    task.add_done_callback(lambda _: _running.pop(run_id, None))
+    return task
+
+
+def cancel(run_id: str) -> bool:
+    task = _running.get(run_id)
+    if task is None:
+        return False
+    task.cancel()
+    return True
+
+
+async def _set(run_id: str, **values: Any) -> None:
+    async with session_factory()() as session:
+        await session.execute(
+            update(WorkflowRun)
+            .where(WorkflowRun.id == run_id, WorkflowRun.status != "cancelled")
+            .values(**values)
+        )
+        await session.commit()
+
+
+async def _heartbeat(run_id: str) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        try:
+            await _set(run_id, heartbeat_at=utcnow())
+        except Exception:  # a missed beat is not fatal
+            logger.warning("workflow run %s: heartbeat failed", run_id, exc_info=True)
+
+
+async def _execute(run_id: str, decisions: dict[str, ApprovalDecision]) -> None:
+    beat = asyncio.create_task(_heartbeat(run_id))
+    try:
+        async with session_factory()() as session:
+            run = await session.get(WorkflowRun, run_id)
+            if run is None or run.status == "cancelled":
+                return
+            version = (
+                (
+                    await session.execute(
+                        select(WorkflowVersion).where(
+                            WorkflowVersion.workflow_id == run.workflow_id,
+                            WorkflowVersion.version == run.version,
+                        )
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            user = await session.get(User, run.owner_id)
+            inputs = dict(run.inputs or {})
+        if version is None or user is None:
+            await _set(run_id, status="failed", finished_at=utcnow(), error=_gone())
+            return
+        store = DbCheckpointStore()
+        engine = WorkflowEngine(
+            version.snapshot.get("definition") or {},
+            services.build(user, run_id),
+            checkpoint=store,
+        )
+        state = await store.load(run_id)
+        if state is None:
+            events = engine.run(inputs, run_id)
+        else:
+            events = engine.resume(run_id, state, decisions=decisions)
+        async for _event in events:
+            pass
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_cancelled(run_id))
+        raise
+    except Exception as exc:
+        if isinstance(exc, AppError):
+            error = {"code": exc.code, "message": exc.message}
+        else:
+            logger.exception("workflow run %s crashed", run_id)
+            error = {"code": "RUN_FAILED", "message": f"{type(exc).__name__}: {exc}"}
+        await _set(run_id, status="failed", finished_at=utcnow(), error=error)
+    finally:
+        beat.cancel()
+
+
+def _gone() -> dict[str, str]:
+    return {"code": "WORKFLOW_VERSION_NOT_FOUND", "message": "the workflow version is gone"}
+
+
+async def _cancelled(run_id: str) -> None:
+    """A cancelled task: the user cancelled (row already says so) or the process is stopping
+    (the run stays `running`, and recovery resumes it)."""
+    return None
+
+
+async def recover(
+    *, stale_after_s: float = STALE_AFTER_S, max_recoveries: int = MAX_RECOVERIES
+) -> list[str]:
+    """Resume runs left `running` (or `queued`) whose heartbeat is stale; returns their ids."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    resumed: list[str] = []
+    async with session_factory()() as session:
+        rows = (
+            await session.execute(
+                select(WorkflowRun.id, WorkflowRun.recoveries).where(
+                    WorkflowRun.status.in_(("running", "queued")),
+                    or_(WorkflowRun.heartbeat_at.is_(None), WorkflowRun.heartbeat_at < cutoff),
+                )
+            )
+        ).all()
+    for run_id, recoveries in rows:
+        if run_id in _running:
+            continue
+        async with session_factory()() as session:
+            # Claim it: only one worker wins the compare-and-set on `recoveries`.
+            values: dict[str, Any] = {"recoveries": recoveries + 1, "heartbeat_at": utcnow()}
+            if recoveries >= max_recoveries:
+                values.update(
+                    status="failed",
+                    finished_at=utcnow(),
+                    error={
+                        "code": "RUN_ABANDONED",
+                        "message": f"the run's worker went away {recoveries + 1} times",
+                    },
+                )
+            claimed = await session.execute(
+                update(WorkflowRun)
+                .where(
+                    WorkflowRun.id == run_id,
+                    WorkflowRun.recoveries == recoveries,
+                    WorkflowRun.status.in_(("running", "queued")),
+                )
+                .values(**values)
+            )
+            await session.commit()
+        if getattr(claimed, "rowcount", 0) == 1 and recoveries < max_recoveries:
+            start(run_id)
+            resumed.append(run_id)
+    return resumed
+
+
+_recovery: asyncio.Task[None] | None = None
+
+
+async def _recover_forever() -> None:
+    while True:
+        try:
+            await recover()
+        except Exception:
+            logger.warning("workflow recovery failed", exc_info=True)
+        await asyncio.sleep(STALE_AFTER_S)
+
+
+async def start_recovery() -> None:
+    """App startup: resume what a previous process left, then keep watching."""
+    global _recovery
+    _recovery = asyncio.create_task(_recover_forever())
+
+
+async def stop_recovery(grace_s: float = 5.0) -> None:
+    """App shutdown: stop watching; give runs a moment, then cancel (recovery resumes them)."""
+    global _recovery
+    if _recovery is not None:
+        _recovery.cancel()
+        _recovery = None
+    tasks = set(_running.values())
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
