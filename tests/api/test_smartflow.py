@@ -375,3 +375,40 @@ async def test_another_users_conversation_is_unknown(
     assert chat.status_code == 400 and chat.json()["status"] == "40004"
     listed = (await client.get(LIST, headers=other_headers)).json()
     assert listed["data"]["total"] == 0
+
+
+async def test_retry_before_the_first_answer_reaches_the_database_keeps_both_versions(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    chat_model: Any,
+    fake_llm: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gate = asyncio.Event()
+    real_save = turns._save
+
+    async def delayed_save(final: Any) -> None:
+        await gate.wait()
+        await real_save(final)
+
+    monkeypatch.setattr(turns, "_save", delayed_save)
+    fake_llm.script([{"content": "version one"}, {"content": "version two"}])
+    first = await _chat(client, user_headers, message="q", model="worker")
+    meta = first[0][1]
+    await _chat(
+        client,
+        user_headers,
+        conversation_id=meta["conversation_id"],
+        message="q",
+        extra={
+            "request_mode": "retry",
+            "retry_from_assistant_message_id": meta["assistant_message_id"],
+        },
+    )
+    cached = await _history(client, user_headers, meta["conversation_id"])
+    assert [m["content"] for m in cached] == ["q", "version one", "version two"]
+    assert [(m["retry_index"], m["retry_total"]) for m in cached] == [(None, 2), (1, 2), (2, 2)]
+    gate.set()
+    await _settle()
+    await _flush_cache()
+    assert await _history(client, user_headers, meta["conversation_id"]) == cached

@@ -8,6 +8,7 @@ refill from the database); otherwise it reads the database and refills the cache
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -31,6 +32,10 @@ def _complete_key(conversation_id: str) -> str:
     return f"conv:{conversation_id}:complete"
 
 
+def _retry_key(conversation_id: str) -> str:
+    return f"conv:{conversation_id}:retry"
+
+
 def view(message: Message) -> MessageView:
     return MessageView.model_validate(message)
 
@@ -48,9 +53,43 @@ async def remember(*views: MessageView) -> None:
         log.warning("history cache write failed: %s", type(exc).__name__)
 
 
+async def remember_retry(*views: MessageView) -> None:
+    """Record new retry fields of earlier messages without rewriting the messages.
+
+    A retry may start while the answer it replaces is still on its way to the database; writing
+    that answer's database row to the cache would overwrite the newer cached text. Retry fields
+    therefore live in a hash of their own that overrides the message's on read.
+    """
+    by_conversation: dict[str, dict[str, str]] = {}
+    for item in views:
+        retry = {"retry_group_id": item.retry_group_id, "retry_index": item.retry_index}
+        by_conversation.setdefault(item.conversation_id, {})[item.uid] = json.dumps(retry)
+    try:
+        for conversation_id, fields in by_conversation.items():
+            await get_cache().hset(_retry_key(conversation_id), fields, ttl=TTL_SECONDS)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("history cache write failed: %s", type(exc).__name__)
+
+
+async def _with_retry_overrides(
+    conversation_id: str, items: list[MessageView]
+) -> list[MessageView]:
+    overrides = await get_cache().hgetall(_retry_key(conversation_id))
+    if not overrides:
+        return items
+    return [
+        item.model_copy(update=json.loads(overrides[item.uid])) if item.uid in overrides else item
+        for item in items
+    ]
+
+
 async def forget(conversation_id: str) -> None:
     try:
-        await get_cache().delete(_messages_key(conversation_id), _complete_key(conversation_id))
+        await get_cache().delete(
+            _messages_key(conversation_id),
+            _complete_key(conversation_id),
+            _retry_key(conversation_id),
+        )
     except Exception as exc:  # noqa: BLE001
         log.warning("history cache delete failed: %s", type(exc).__name__)
 
@@ -76,10 +115,11 @@ async def _cached(conversation_id: str) -> list[MessageView] | None:
         if await cache.get(_complete_key(conversation_id)) is None:
             return None
         fields = await cache.hgetall(_messages_key(conversation_id))
+        items = [MessageView.model_validate_json(raw) for raw in fields.values()]
+        return await _with_retry_overrides(conversation_id, items)
     except Exception as exc:  # noqa: BLE001
         log.warning("history cache read failed: %s", type(exc).__name__)
         return None
-    return [MessageView.model_validate_json(raw) for raw in fields.values()]
 
 
 async def _refill(conversation_id: str, views: Sequence[MessageView]) -> list[MessageView]:
@@ -96,7 +136,7 @@ async def _refill(conversation_id: str, views: Sequence[MessageView]) -> list[Me
         missing = [item for item in views if item.uid not in present]
         await remember(*missing)
         await cache.set(_complete_key(conversation_id), "1", ttl=TTL_SECONDS)
-        return list(merged.values())
+        return await _with_retry_overrides(conversation_id, list(merged.values()))
     except Exception as exc:  # noqa: BLE001
         log.warning("history cache refill failed: %s", type(exc).__name__)
         return list(views)

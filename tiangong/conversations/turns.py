@@ -110,7 +110,8 @@ class Turn:
 
 async def start_turn(request: TurnRequest) -> Turn:
     prepared = await prepare_turn(request)
-    await history.remember(prepared.user_message, prepared.assistant, *prepared.touched)
+    await history.remember(prepared.user_message, prepared.assistant)
+    await history.remember_retry(*prepared.touched)
     turn = Turn(
         conversation_id=prepared.conversation_id,
         conversation_created=prepared.created,
