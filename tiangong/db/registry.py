@@ -4,15 +4,24 @@ from tiangong.agents.models import Agent, AgentVersion
 from tiangong.auth.models import User
 from tiangong.conversations.models import Conversation, Message
 from tiangong.db.base import Base
+from tiangong.execution_logs.models import LogRetentionPolicy
 from tiangong.knowledge.models import Chunk, Document, KnowledgeBase
 from tiangong.llm_logs.models import LLMCallLog
 from tiangong.mcp.models import McpServer
 from tiangong.model_configs.models import ModelConfig
+from tiangong.node_templates.models import NodeTemplate
+from tiangong.schedules.models import AgentSchedule, ScheduleRun
 from tiangong.tools.models import CustomTool, ToolApproval
+from tiangong.webhooks.models import WorkflowWebhook
 from tiangong.workflows.models import Workflow, WorkflowNodeRun, WorkflowRun, WorkflowVersion
 
 __all__ = [
     "Agent",
+    "AgentSchedule",
+    "LogRetentionPolicy",
+    "NodeTemplate",
+    "ScheduleRun",
+    "WorkflowWebhook",
     "AgentVersion",
     "Base",
     "Chunk",

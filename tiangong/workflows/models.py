@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tiangong.db.base import Base, IdMixin, TimestampMixin, UTCDateTime
@@ -58,6 +58,15 @@ class WorkflowRun(IdMixin, TimestampMixin, Base):
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # api | webhook | schedule | batch | sub_workflow | rerun
+    trigger: Mapped[str] = mapped_column(String(16), nullable=False, default="api")
+    # A sub-workflow run points at the run and node that started it (the call chain).
+    parent_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    parent_node_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Set by POST /executions/{id}/pause; the worker stops between nodes and marks it paused.
+    pause_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Edited node inputs for a re-run from a failed node: {node_id: {config field: value}}.
+    overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # How many times startup recovery picked the run up after its worker went away.
     recoveries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -85,5 +94,8 @@ class WorkflowNodeRun(IdMixin, TimestampMixin, Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     handling: Mapped[str | None] = mapped_column(String(16), nullable=True)
     approval_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # What the node wrote while it ran (code stdout, tool traces), for /execution-logs.
+    logs: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
