@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # How long a tool call that needs approval waits for the user before it is refused.
     tool_approval_timeout_s: float = Field(default=600, gt=0)
 
+    # A running workflow run refreshes its heartbeat this often; a run whose heartbeat is older
+    # than `workflow_stale_after_s` is taken as orphaned (its worker died) and resumed.
+    workflow_heartbeat_s: float = Field(default=5.0, gt=0)
+    workflow_stale_after_s: float = Field(default=30.0, gt=0)
+
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     cors_origins: list[str] = []
@@ -61,6 +66,11 @@ class Settings(BaseSettings):
     # Knowledge base ingestion: largest upload or fetched document, and largest raw text.
     knowledge_max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     knowledge_max_text_chars: int = Field(default=2_000_000, ge=1)
+
+    # Execution logs (finished runs) older than this are purged, unless the owner set a policy.
+    execution_log_retention_days: int = Field(default=30, ge=1)
+    execution_log_retention_interval_s: float = Field(default=3600, gt=0)
+    execution_log_retention_batch: int = Field(default=500, ge=1)
 
     @field_validator("database_url")
     @classmethod

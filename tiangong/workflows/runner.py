@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from tiangong.auth.models import User
+from tiangong.config import get_settings
 from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
 from tiangong.errors import AppError
@@ -26,8 +27,6 @@ from tiangong.workflows.models import WorkflowRun, WorkflowVersion
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_S = 5.0
-STALE_AFTER_S = 30.0
 MAX_RECOVERIES = 3
 
 _running: dict[str, asyncio.Task[None]] = {}
@@ -64,7 +63,7 @@ async def _set(run_id: str, **values: Any) -> None:
 
 async def _heartbeat(run_id: str) -> None:
     while True:
-        await asyncio.sleep(HEARTBEAT_S)
+        await asyncio.sleep(get_settings().workflow_heartbeat_s)
         try:
             await _set(run_id, heartbeat_at=utcnow())
         except Exception:  # a missed beat is not fatal
@@ -134,9 +133,11 @@ async def _cancelled(run_id: str) -> None:
 
 
 async def recover(
-    *, stale_after_s: float = STALE_AFTER_S, max_recoveries: int = MAX_RECOVERIES
+    *, stale_after_s: float | None = None, max_recoveries: int = MAX_RECOVERIES
 ) -> list[str]:
     """Resume runs left `running` (or `queued`) whose heartbeat is stale; returns their ids."""
+    if stale_after_s is None:
+        stale_after_s = get_settings().workflow_stale_after_s
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
     resumed: list[str] = []
     async with session_factory()() as session:
@@ -188,7 +189,7 @@ async def _recover_forever() -> None:
             await recover()
         except Exception:
             logger.warning("workflow recovery failed", exc_info=True)
-        await asyncio.sleep(STALE_AFTER_S)
+        await asyncio.sleep(get_settings().workflow_stale_after_s)
 
 
 async def start_recovery() -> None:
