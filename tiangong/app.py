@@ -14,6 +14,7 @@ from tiangong.api.docs import install_docs
 from tiangong.api.errors import install_error_handlers, register_error_family
 from tiangong.api.middleware import RequestIdMiddleware
 from tiangong.api.router import api_router
+from tiangong.bus import close_bus
 from tiangong.cache import close_cache, get_cache
 from tiangong.config import get_settings
 from tiangong.conversations.reaper import run_forever as reap_interrupted_answers
@@ -49,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await knowledge.stop()
     await flush_llm_logs()
     await close_cache()
+    await close_bus()
     await dispose_engine()
 
 
