@@ -54,6 +54,7 @@ from tiangong.runtime.workflow.services import (
     Completion,
     WorkflowServices,
 )
+from tiangong.runtime.workflow.single import NodeInvalid, SingleNodeResult, node_problems, run_node
 from tiangong.runtime.workflow.validate import Problem, validate
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "NodeContext",
     "NodeError",
     "NodeFailed",
+    "NodeInvalid",
     "NodeRecord",
     "NodeResult",
     "NodeSkipped",
@@ -86,6 +88,7 @@ __all__ = [
     "RunStarted",
     "RunState",
     "RunStateError",
+    "SingleNodeResult",
     "VariableError",
     "WorkflowDefinition",
     "WorkflowEngine",
@@ -93,7 +96,9 @@ __all__ = [
     "WorkflowInvalid",
     "WorkflowServices",
     "node_class",
+    "node_problems",
     "node_types",
     "register_node",
+    "run_node",
     "validate",
 ]
