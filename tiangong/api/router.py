@@ -13,6 +13,8 @@ from tiangong.mcp.endpoints import router as mcp_router
 from tiangong.model_configs.endpoints import router as model_configs_router
 from tiangong.smartflow.endpoints import router as smartflow_router
 from tiangong.tools.endpoints import router as tools_router
+from tiangong.webhooks.endpoints import manage_router as webhooks_manage_router
+from tiangong.webhooks.endpoints import trigger_router as webhooks_trigger_router
 from tiangong.workflows.endpoints import executions_router
 from tiangong.workflows.endpoints import router as workflows_router
 
@@ -28,3 +30,5 @@ api_router.include_router(mcp_router)
 api_router.include_router(knowledge_router)
 api_router.include_router(workflows_router)
 api_router.include_router(executions_router)
+api_router.include_router(webhooks_manage_router)
+api_router.include_router(webhooks_trigger_router)

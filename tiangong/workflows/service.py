@@ -196,7 +196,12 @@ async def run_detail(session: AsyncSession, run: WorkflowRun) -> RunDetail:
 
 
 async def execute(
-    session: AsyncSession, user: User, workflow_id: str, data: ExecuteRequest
+    session: AsyncSession,
+    user: User,
+    workflow_id: str,
+    data: ExecuteRequest,
+    *,
+    trigger: str = "api",
 ) -> tuple[RunDetail, bool]:
     """Returns the run and whether it was created now (False: an idempotent replay)."""
     workflow = await _own(session, user, workflow_id)
@@ -219,6 +224,7 @@ async def execute(
         status="queued",
         inputs=data.inputs,
         idempotency_key=data.idempotency_key,
+        trigger=trigger,
         heartbeat_at=utcnow(),
     )
     await repository.add(session, run)
