@@ -55,7 +55,7 @@ class RedisBus:
                 raise ConnectionError(f"redis did not confirm the subscription to {channel}")
             yield RedisSubscription(pubsub)
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -24,7 +24,7 @@ import logging
 import time
 import uuid
 from collections import ChainMap, deque
-from collections.abc import AsyncIterator, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -111,6 +111,12 @@ class _Run:
     events: list[WorkflowEvent] = field(default_factory=list)
     failure: tuple[str, dict[str, Any]] | None = None
     clock: float = field(default_factory=time.perf_counter)
+    # Asked before each node is launched; once true, the run launches nothing more, lets the
+    # running nodes finish, and pauses.
+    should_pause: Callable[[], bool] | None = None
+    pausing: bool = False
+    # node id -> config fields that replace the definition's for this run (a re-run's edits).
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class WorkflowEngine:
@@ -161,15 +167,22 @@ class WorkflowEngine:
     # --- public API ----------------------------------------------------------------------
 
     async def run(
-        self, inputs: Mapping[str, Any], run_id: str | None = None
+        self,
+        inputs: Mapping[str, Any],
+        run_id: str | None = None,
+        *,
+        should_pause: Callable[[], bool] | None = None,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AsyncIterator[WorkflowEvent]:
-        """Start a run and yield its events; the last is RunFinished, RunFailed or RunPaused."""
+        """Start a run and yield its events; the last is RunFinished, RunFailed or RunPaused.
+        `should_pause` is polled before each node starts (a cheap, synchronous check);
+        `overrides` replace config fields of the nodes they name."""
         run_id = run_id or uuid.uuid4().hex
         if self.checkpoint is not None and await self.checkpoint.load(run_id) is not None:
             raise RunStateError(f"run '{run_id}' already exists; resume it instead")
         now = time.time()
         record = RunRecord(run_id, "running", dict(inputs), started_at=now)
-        run = self._new_run(record, {})
+        run = self._new_run(record, {}, should_pause, overrides)
         await self._save_run(record)
         yield RunStarted(run_id, record.inputs, now)
         async for event in self._drive(run):
@@ -181,6 +194,8 @@ class WorkflowEngine:
         state: RunState | None = None,
         *,
         decisions: Mapping[str, ApprovalDecision] | None = None,
+        should_pause: Callable[[], bool] | None = None,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AsyncIterator[WorkflowEvent]:
         """Continue a run from its records (`state`, or the checkpoint store's): after a crash,
         after a pause with `decisions` (approval id -> decision), or after a failure (the node
@@ -196,7 +211,7 @@ class WorkflowEngine:
         if unknown:
             raise RunStateError(f"no pending approval {', '.join(unknown)} in run '{run_id}'")
         record = replace(state.run, status="running", finished_at=None)
-        run = self._new_run(record, dict(state.nodes))
+        run = self._new_run(record, dict(state.nodes), should_pause, overrides)
         run.decisions = dict(decisions or {})
         await self._save_run(record)
         yield RunResumed(run_id, sorted(run.decisions), time.time())
@@ -205,14 +220,25 @@ class WorkflowEngine:
 
     # --- scheduling ----------------------------------------------------------------------
 
-    def _new_run(self, record: RunRecord, records: dict[str, NodeRecord]) -> _Run:
-        return _Run(record.run_id, record.inputs, record, records, dict(self._in_degree))
+    def _new_run(
+        self,
+        record: RunRecord,
+        records: dict[str, NodeRecord],
+        should_pause: Callable[[], bool] | None,
+        overrides: Mapping[str, Mapping[str, Any]] | None,
+    ) -> _Run:
+        run = _Run(record.run_id, record.inputs, record, records, dict(self._in_degree))
+        run.should_pause = should_pause
+        run.overrides = overrides or {}
+        return run
 
     async def _drive(self, run: _Run) -> AsyncIterator[WorkflowEvent]:
         run.ready.append(self._start_id)
         try:
             while run.failure is None:
-                if run.ready and len(run.running) < self.max_concurrency:
+                if run.ready and not run.pausing and run.should_pause is not None:
+                    run.pausing = run.should_pause()
+                if run.ready and not run.pausing and len(run.running) < self.max_concurrency:
                     await self._dispatch(run, run.ready.popleft())
                 elif run.running:
                     task = await run.done.get()
@@ -253,7 +279,7 @@ class WorkflowEngine:
         node_type = compiled.spec.type
         now = time.time()
         try:
-            config, inputs = self._config(compiled, run.variables)
+            config, inputs = self._config(compiled, run.variables, run.overrides.get(node_id))
         except NodeError as exc:
             run.records[node_id] = NodeRecord(node_id, node_type, "running", started_at=now)
             await self._finish(run, _Outcome(node_id, None, _error(exc), 0))
@@ -273,11 +299,16 @@ class WorkflowEngine:
         task.add_done_callback(run.done.put_nowait)
 
     def _config(
-        self, compiled: _Compiled, variables: Mapping[str, Any]
+        self,
+        compiled: _Compiled,
+        variables: Mapping[str, Any],
+        override: Mapping[str, Any] | None = None,
     ) -> tuple[NodeConfig, dict[str, Any]]:
         """The node's config for this run, and the inputs recorded for it."""
         raw = compiled.spec.config
-        if compiled.static is not None:
+        if override:
+            raw = {**raw, **override}
+        elif compiled.static is not None:
             return compiled.static, raw
         verbatim = compiled.node.raw_fields
         inputs = {k: v if k in verbatim else resolve(v, variables) for k, v in raw.items()}
@@ -474,7 +505,7 @@ class WorkflowEngine:
         compiled = self._nodes[node_id]
         assert record.approval_id is not None
         try:
-            config, _ = self._config(compiled, run.variables)
+            config, _ = self._config(compiled, run.variables, run.overrides.get(node_id))
             ctx = self._context(run, compiled, config, run.variables, {})
             result = await compiled.node.decide(ctx, config, record.approval_id, decision)
             outcome = _Outcome(node_id, result, None, record.attempts)
@@ -541,7 +572,7 @@ class WorkflowEngine:
             record = replace(run.record, status="failed", error=error, finished_at=now)
             await self._save_run(record)
             return RunFailed(run.run_id, error, node_id, now, duration_ms)
-        if run.waiting:
+        if run.waiting or (run.pausing and run.ready):
             pending = [{"node_id": n, "approval_id": a} for n, a in run.waiting.items()]
             await self._save_run(replace(run.record, status="paused"))
             return RunPaused(run.run_id, pending, now)
