@@ -45,6 +45,37 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    grace: Annotated[
+        float, typer.Option(min=0, help="Seconds running jobs get to finish on SIGTERM")
+    ] = 10.0,
+) -> None:
+    """Run background jobs (knowledge ingestion) from the queue at TIANGONG_QUEUE_URL."""
+    from tiangong.cache import close_cache
+    from tiangong.db.engine import dispose_engine
+    from tiangong.knowledge.lifecycle import IngestionWorker
+    from tiangong.logs import configure_logging
+    from tiangong.queue import close_queue
+    from tiangong.queue.worker import serve
+
+    settings = get_settings()
+    if not settings.queue_url:
+        typer.echo("error: a worker needs a shared queue; set TIANGONG_QUEUE_URL", err=True)
+        raise typer.Exit(2)
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def run() -> None:
+        try:
+            await serve([IngestionWorker()], grace_s=grace)
+        finally:
+            await close_queue()
+            await close_cache()
+            await dispose_engine()
+
+    asyncio.run(run())
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""

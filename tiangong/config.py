@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Keys namespace in a shared Redis, so several deployments (or test runs) can share one.
     cache_prefix: str = "tg:"
+    # Background jobs: empty runs them in-process; "redis://..." puts them on Redis Streams for
+    # `tiangong worker` processes. run_workers=False keeps API processes from consuming (only
+    # meaningful with a broker: an in-process queue can only be consumed by its own process).
+    queue_url: str | None = None
+    run_workers: bool = True
 
     host: str = "127.0.0.1"
     port: int = 8038

@@ -1,11 +1,12 @@
-"""The in-process job runner for ingestion, and recovery of documents a dead process left.
+"""Ingestion jobs on the job queue, and recovery of documents a dead process left.
 
-Jobs are asyncio tasks with a small concurrency limit. Durability comes from the database, not
-the runner: a document is claimed with a conditional UPDATE (so of several processes only one
-runs it), the running process refreshes `heartbeat_at`, and any process finding a document
-queued or running with a stale heartbeat re-queues it, or fails it once it has been
-interrupted MAX_ATTEMPTS times. A broker for scaled-out workers is not built yet: every API
-process runs this runner, and the claim keeps them from doubling work.
+`submit_on_commit` puts document ids on the queue (`tiangong.queue`): in-process by default,
+Redis Streams when `queue_url` is set, where `tiangong worker` processes (and API processes
+unless `run_workers` is off) consume them. Durability comes from the database, not the queue: a
+document is claimed with a conditional UPDATE (so a message delivered twice runs once), the
+running process refreshes `heartbeat_at`, and any consuming process finding a document queued or
+running with a stale heartbeat re-queues it, or fails it once it has been interrupted
+MAX_ATTEMPTS times.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from datetime import timedelta
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tiangong.config import Settings, get_settings
 from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
 from tiangong.knowledge import ingest, repository
+from tiangong.queue import Consumer, Queue, get_queue
+from tiangong.queue.memory import MemoryQueue
 
 log = logging.getLogger(__name__)
 
@@ -33,37 +37,51 @@ MAX_ATTEMPTS = 3
 Work = Callable[[str], Awaitable[None]]
 
 
+QUEUE = "knowledge.ingest"
+
+
 class JobRunner:
-    def __init__(self, work: Work, *, concurrency: int = CONCURRENCY) -> None:
-        self._work = work
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        # Documents re-queued while their previous job was still winding down.
-        self._again: set[str] = set()
+    """Enqueues ingestion jobs and, when it consumes, runs them, beats their heartbeats and
+    recovers stale documents."""
+
+    def __init__(
+        self,
+        work: Work,
+        *,
+        concurrency: int = CONCURRENCY,
+        queue: Queue | None = None,
+        consume: bool = True,
+    ) -> None:
+        self._queue: Queue = queue if queue is not None else MemoryQueue()
+        self._consumer: Consumer | None = (
+            self._queue.consumer(QUEUE, work, concurrency=concurrency) if consume else None
+        )
+        self._enqueues: set[asyncio.Task[None]] = set()
         self._maintenance: asyncio.Task[None] | None = None
 
+    @property
+    def consuming(self) -> bool:
+        return self._consumer is not None
+
     def submit(self, doc_id: str) -> None:
-        if doc_id in self._tasks:
-            self._again.add(doc_id)
-            return
-        task = asyncio.get_running_loop().create_task(self._run(doc_id))
-        self._tasks[doc_id] = task
-        task.add_done_callback(lambda _: self._done(doc_id))
+        task = asyncio.get_running_loop().create_task(self._enqueue(doc_id))
+        self._enqueues.add(task)
+        task.add_done_callback(self._enqueues.discard)
 
-    def _done(self, doc_id: str) -> None:
-        self._tasks.pop(doc_id, None)
-        if doc_id in self._again and self._maintenance is not None:
-            self._again.discard(doc_id)
-            self.submit(doc_id)
+    async def _enqueue(self, doc_id: str) -> None:
+        try:
+            await self._queue.enqueue(QUEUE, doc_id)
+        except Exception:
+            # The document stays queued; recovery enqueues it again after the lease.
+            log.exception("enqueueing document %s failed", doc_id)
 
-    async def _run(self, doc_id: str) -> None:
-        async with self._slots:
-            try:
-                await self._work(doc_id)
-            except Exception:
-                log.exception("ingestion job for document %s crashed", doc_id)
+    def _active(self) -> list[str]:
+        return self._consumer.active() if self._consumer is not None else []
 
     async def start(self) -> None:
+        if self._consumer is None:
+            return
+        await self._consumer.start()
         await self.recover()
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain())
 
@@ -72,18 +90,17 @@ class JobRunner:
         if self._maintenance is not None:
             self._maintenance.cancel()
             self._maintenance = None
-        tasks = set(self._tasks.values())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=5)
+        if self._enqueues:
+            await asyncio.wait(set(self._enqueues), timeout=5)
+        if self._consumer is not None:
+            await self._consumer.stop(grace_s)
 
     async def idle(self) -> None:
-        """Wait until no job is queued or running here (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks.values()))
+        """Wait until no job is being enqueued, queued or running here (tests, shutdown)."""
+        while self._enqueues:
+            await asyncio.wait(set(self._enqueues))
+        if self._consumer is not None:
+            await self._consumer.idle()
 
     async def _maintain(self) -> None:
         beats = 0
@@ -91,9 +108,10 @@ class JobRunner:
             await asyncio.sleep(HEARTBEAT_S)
             beats += 1
             try:
-                if self._tasks:
+                active = self._active()
+                if active:
                     async with session_factory()() as session:
-                        await repository.heartbeat(session, list(self._tasks))
+                        await repository.heartbeat(session, active)
                         await session.commit()
                 if beats * HEARTBEAT_S >= LEASE_S / 2:
                     beats = 0
@@ -105,12 +123,16 @@ class JobRunner:
         """Re-queue (or fail) documents nobody has touched for `lease_s`, and run them."""
         cutoff = utcnow() - timedelta(seconds=lease_s)
         resume: list[str] = []
+        active = set(self._active())
         async with session_factory()() as session:
             for doc in await repository.stale(session, cutoff):
-                if doc.id in self._tasks:
+                if doc.id in active:
                     continue
                 if doc.status == "queued":
-                    resume.append(doc.id)
+                    # A fresh heartbeat: a document waiting behind a long queue is enqueued
+                    # again at most once per lease, not on every pass.
+                    if await repository.reset_stale(session, doc, cutoff, heartbeat_at=utcnow()):
+                        resume.append(doc.id)
                 elif doc.attempts >= MAX_ATTEMPTS:
                     reason = f"INGEST_INTERRUPTED: interrupted {doc.attempts} times"
                     if await repository.reset_stale(
@@ -130,10 +152,23 @@ class JobRunner:
 _runner: JobRunner | None = None
 
 
+def build_runner(settings: Settings, queue: Queue) -> JobRunner:
+    # An in-process queue can only be consumed by its own process, whatever run_workers says.
+    consume = settings.run_workers or queue.backend == "memory"
+    return JobRunner(ingest.run, queue=queue, consume=consume)
+
+
 def runner() -> JobRunner:
     global _runner
     if _runner is None:
-        _runner = JobRunner(ingest.run)
+        _runner = build_runner(get_settings(), get_queue())
+    return _runner
+
+
+def worker_runner() -> JobRunner:
+    """The runner of a `tiangong worker` process: it consumes, whatever run_workers says."""
+    global _runner
+    _runner = JobRunner(ingest.run, queue=get_queue(), consume=True)
     return _runner
 
 

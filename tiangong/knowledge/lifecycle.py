@@ -1,4 +1,4 @@
-"""Start and stop the knowledge module with the app: pick the store, run the job runner."""
+"""Start and stop the knowledge module with the app or a worker: pick the store, run the jobs."""
 
 from __future__ import annotations
 
@@ -30,8 +30,24 @@ async def choose_store(engine: AsyncEngine) -> stores.ChunkStore:
 async def start() -> None:
     stores.use(await choose_store(get_engine()))
     log.info("knowledge store: %s", stores.current().name)
-    await jobs.runner().start()
+    runner = jobs.runner()
+    await runner.start()
+    if not runner.consuming:
+        log.info("ingestion jobs go to the queue; this process does not run them")
 
 
 async def stop() -> None:
     await jobs.runner().stop()
+
+
+class IngestionWorker:
+    """The knowledge module's part of `tiangong worker`: consume ingestion jobs and recover."""
+
+    name = "knowledge ingestion"
+
+    async def start(self) -> None:
+        stores.use(await choose_store(get_engine()))
+        await jobs.worker_runner().start()
+
+    async def stop(self, grace_s: float) -> None:
+        await jobs.runner().stop(grace_s)
