@@ -11,12 +11,15 @@ from tiangong.chat.endpoints import router as chat_router
 from tiangong.knowledge.endpoints import router as knowledge_router
 from tiangong.mcp.endpoints import router as mcp_router
 from tiangong.model_configs.endpoints import router as model_configs_router
+from tiangong.node_templates.endpoints import node_test_router
+from tiangong.node_templates.endpoints import router as node_templates_router
 from tiangong.smartflow.endpoints import router as smartflow_router
 from tiangong.tools.endpoints import router as tools_router
 from tiangong.webhooks.endpoints import manage_router as webhooks_manage_router
 from tiangong.webhooks.endpoints import trigger_router as webhooks_trigger_router
 from tiangong.workflows.endpoints import executions_router
 from tiangong.workflows.endpoints import router as workflows_router
+from tiangong.workflows.templates.endpoints import router as workflow_templates_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(auth_router)
@@ -28,7 +31,11 @@ api_router.include_router(smartflow_router)
 api_router.include_router(tools_router)
 api_router.include_router(mcp_router)
 api_router.include_router(knowledge_router)
+# Before workflows_router, whose /workflows/{workflow_id} would take "templates" as an id.
+api_router.include_router(workflow_templates_router)
 api_router.include_router(workflows_router)
 api_router.include_router(executions_router)
+api_router.include_router(node_templates_router)
+api_router.include_router(node_test_router)
 api_router.include_router(webhooks_manage_router)
 api_router.include_router(webhooks_trigger_router)
