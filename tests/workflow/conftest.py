@@ -215,7 +215,9 @@ class FakeServices:
             for i, kb in enumerate(knowledge_base_ids)
         ][:top_k]
 
-    async def run_sub_workflow(self, workflow_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    async def run_sub_workflow(
+        self, workflow_id: str, inputs: Mapping[str, Any], *, parent_node_id: str | None = None
+    ) -> dict[str, Any]:
         return {"workflow": workflow_id, "doubled": inputs["x"] * 2}
 
     async def request_approval(self, request: ApprovalRequest) -> str:

@@ -11,13 +11,17 @@ from tiangong.auth.models import User
 from tiangong.chat import service as chat_service
 from tiangong.chat.schemas import ChatRequest
 from tiangong.db.engine import session_factory
+from tiangong.knowledge import retrieval
+from tiangong.knowledge.service import visible_specs
 from tiangong.llm_logs.recorder import recorder
 from tiangong.model_configs.service import resolve
-from tiangong.runtime.agent.events import AgentEvent, DoneEvent, ErrorEvent
+from tiangong.runtime.agent.events import AgentEvent, ErrorEvent
 from tiangong.runtime.llm import ChatMessage, ChatParams
 from tiangong.runtime.tools.executor import run_tool
 from tiangong.runtime.workflow import ApprovalRequest, Completion, NodeError, WorkflowServices
+from tiangong.runtime.workflow.services import AgentDone
 from tiangong.tools import platform
+from tiangong.workflows import subruns
 
 
 def approval_id(run_id: str, node_id: str) -> str:
@@ -62,13 +66,14 @@ def build(user: User, run_id: str) -> WorkflowServices:
         if final.status == "error" or final.error:
             yield ErrorEvent("AGENT_FAILED", final.error or "agent failed", final.content, "", {})
             return
-        yield DoneEvent(
+        yield AgentDone(
             final.content,
             final.reasoning_content,
             {k: int(v) for k, v in (final.token_usage or {}).items() if isinstance(v, int)},
             1,
             "stop",
             list(final.tool_calls or []),
+            conversation_id=turn.conversation_id,
         )
 
     async def call_tool(name: str, arguments: Mapping[str, Any]) -> Any:
@@ -86,6 +91,39 @@ def build(user: User, run_id: str) -> WorkflowServices:
             )
         return await run_tool(tool, dict(arguments), ctx)
 
+    async def knowledge_search(
+        knowledge_base_ids: Sequence[str], query: str, *, top_k: int
+    ) -> list[dict[str, Any]]:
+        async with session_factory()() as session:
+            kbs = await visible_specs(session, user, list(knowledge_base_ids))
+        # Same answer for another user's knowledge base as for none: it cannot be probed.
+        missing = [kb_id for kb_id in knowledge_base_ids if kb_id not in {kb.id for kb in kbs}]
+        if missing:
+            raise NodeError(
+                f"knowledge base '{missing[0]}' not found",
+                code="KNOWLEDGE_BASE_NOT_FOUND",
+                retryable=False,
+            )
+        hits = await retrieval.search_many(kbs, query, top_k=top_k)
+        return [
+            {
+                "content": hit.text,
+                "score": hit.score,
+                "knowledge_base_id": hit.kb_id,
+                "document_id": hit.document_id,
+                "document_name": hit.document_name,
+                "chunk_id": hit.chunk_id,
+                "position": hit.position,
+                "heading": hit.heading,
+            }
+            for hit in hits
+        ]
+
+    async def run_sub_workflow(
+        workflow_id: str, inputs: Mapping[str, Any], *, parent_node_id: str | None = None
+    ) -> dict[str, Any]:
+        return await subruns.run_child(user, run_id, workflow_id, inputs, parent_node_id)
+
     async def request_approval(request: ApprovalRequest) -> str:
         # The node run row (status "waiting", approval_id) is the pending approval.
         return approval_id(request.run_id, request.node_id)
@@ -96,5 +134,7 @@ def build(user: User, run_id: str) -> WorkflowServices:
         run_tool=call_tool,
         http_request=platform.http_client(),
         run_code=platform.sandbox(),
+        knowledge_search=knowledge_search,
+        run_sub_workflow=run_sub_workflow,
         request_approval=request_approval,
     )

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tiangong.runtime.agent.events import AgentEvent
+from tiangong.runtime.agent.events import AgentEvent, DoneEvent
 from tiangong.runtime.tools.context import CodeRunner, HttpFetcher
 
 
@@ -33,8 +33,17 @@ class LLMComplete(Protocol):
     ) -> Completion: ...
 
 
+@dataclass(frozen=True, slots=True)
+class AgentDone(DoneEvent):
+    """A `done` that also names the conversation the turn was saved in (the call chain links
+    to it)."""
+
+    conversation_id: str | None = None
+
+
 class RunAgent(Protocol):
-    """Runs an agent on one message; the same event stream the chat endpoints consume."""
+    """Runs an agent on one message; the same event stream the chat endpoints consume. Its
+    last event may be an `AgentDone`."""
 
     def __call__(self, agent_id: str, message: str) -> AsyncIterator[AgentEvent]: ...
 
@@ -55,9 +64,12 @@ class KnowledgeSearch(Protocol):
 
 
 class RunSubWorkflow(Protocol):
-    """Runs another workflow to its end and returns its outputs (the platform limits depth)."""
+    """Runs another workflow to its end and returns its outputs (the platform limits depth).
+    `parent_node_id` is the calling node: after a crash the same node finds the same child run."""
 
-    async def __call__(self, workflow_id: str, inputs: Mapping[str, Any]) -> dict[str, Any]: ...
+    async def __call__(
+        self, workflow_id: str, inputs: Mapping[str, Any], *, parent_node_id: str | None = None
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ class SubWorkflowNode(Node[SubWorkflowConfig]):
 
     async def run(self, ctx: NodeContext, inputs: SubWorkflowConfig) -> NodeResult:
         run = require(ctx.services.run_sub_workflow, "run_sub_workflow")
-        return NodeResult(dict(await run(inputs.workflow_id, inputs.inputs)))
+        outputs = await run(inputs.workflow_id, inputs.inputs, parent_node_id=ctx.node_id)
+        return NodeResult(dict(outputs))
 
 
 class DelayConfig(NodeConfig):

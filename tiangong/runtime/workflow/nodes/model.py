@@ -8,6 +8,7 @@ from tiangong.runtime.agent.events import AgentEvent, DoneEvent, ErrorEvent
 from tiangong.runtime.workflow.errors import NodeError
 from tiangong.runtime.workflow.nodes.base import Node, NodeConfig, NodeContext, NodeResult, require
 from tiangong.runtime.workflow.nodes.registry import register_node
+from tiangong.runtime.workflow.services import AgentDone
 
 
 class LLMConfig(NodeConfig):
@@ -50,7 +51,7 @@ class AgentNode(Node[AgentConfig]):
     Config = AgentConfig
 
     def output_fields(self, config: AgentConfig) -> frozenset[str]:
-        return frozenset({"text", "reasoning", "token_usage", "tool_calls"})
+        return frozenset({"text", "reasoning", "token_usage", "tool_calls", "conversation_id"})
 
     async def run(self, ctx: NodeContext, inputs: AgentConfig) -> NodeResult:
         run_agent = require(ctx.services.run_agent, "run_agent")
@@ -68,5 +69,6 @@ class AgentNode(Node[AgentConfig]):
                 "reasoning": last.reasoning,
                 "token_usage": dict(last.token_usage),
                 "tool_calls": [dict(call) for call in last.tool_calls],
+                "conversation_id": last.conversation_id if isinstance(last, AgentDone) else None,
             }
         )
