@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -11,7 +12,11 @@ from contextlib import aclosing
 import httpx2
 import openai
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from tests.loopback import LoopbackServer
 from tests.runtime.conftest import RUNTIME_KEY, ModelFactory
 from tiangong.errors import TooManyRequests, UpstreamError
 from tiangong.runtime.llm import (
@@ -20,6 +25,7 @@ from tiangong.runtime.llm import (
     FinishDelta,
     LLMCallRecord,
     LLMError,
+    OpenAICompatibleModel,
     ReasoningDelta,
     StreamDelta,
     TextDelta,
@@ -427,3 +433,53 @@ async def test_failing_call_log_callback_does_not_fail_the_call(
 
     assert result.text == "echo: hello"
     assert "call-log callback failed" in caplog.text
+
+
+def _sse_server(body: str) -> LoopbackServer:
+    async def completions(request: Request) -> Response:
+        return Response(body, media_type="text/event-stream")
+
+    return LoopbackServer([Route("/v1/chat/completions", completions, methods=["POST"])]).start()
+
+
+def _chunk(content: str) -> str:
+    return json.dumps({"choices": [{"index": 0, "delta": {"content": content}}]})
+
+
+@pytest.mark.parametrize(
+    ("tail", "code"),
+    [
+        (
+            'data: {"error": {"message": "overloaded sk-abcdefgh12345678"}}\n\n',
+            "LLM_PROVIDER_ERROR",
+        ),
+        ("data: {not json\n\n", "LLM_PROVIDER_ERROR"),
+        ("data: [1, 2]\n\n", "LLM_PROVIDER_ERROR"),
+    ],
+)
+async def test_error_or_malformed_chunk_mid_stream_fails_cleanly(tail: str, code: str) -> None:
+    server = _sse_server(f": keep-alive\n\nevent: message\ndata: {_chunk('ab')}\n\n{tail}")
+    received: list[StreamDelta] = []
+    try:
+        model = OpenAICompatibleModel(f"{server.url}/v1", "sk-test-key", max_retries=0)
+        with pytest.raises(LLMError) as caught:
+            async for delta in model.stream(HELLO, PARAMS):
+                received.append(delta)
+    finally:
+        server.stop()
+    assert caught.value.code == code
+    assert "abcdefgh12345678" not in caught.value.message
+    assert text_of(received) == "ab"
+
+
+async def test_multi_line_data_and_missing_done_still_parse() -> None:
+    finish = json.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    split = _chunk("cd").replace(", ", ",\ndata: ", 1)
+    server = _sse_server(f"data: {_chunk('ab')}\n\ndata: {split}\n\ndata: {finish}")
+    try:
+        model = OpenAICompatibleModel(f"{server.url}/v1", "sk-test-key", max_retries=0)
+        deltas = await collect(model.stream(HELLO, PARAMS))
+    finally:
+        server.stop()
+    assert text_of(deltas) == "abcd"
+    assert isinstance(deltas[-1], FinishDelta)

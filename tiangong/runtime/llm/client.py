@@ -12,11 +12,7 @@ from typing import Any, TypeVar
 
 import openai
 from openai.types import CompletionUsage
-from openai.types.chat import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionMessageFunctionToolCall,
-)
+from openai.types.chat import ChatCompletion, ChatCompletionMessageFunctionToolCall
 from pydantic import BaseModel
 
 from tiangong.runtime.llm.errors import (
@@ -27,6 +23,7 @@ from tiangong.runtime.llm.errors import (
     map_error,
 )
 from tiangong.runtime.llm.pool import shared_client
+from tiangong.runtime.llm.sse import chunk_deltas, chunk_usage, chunks, open_stream, stream_body
 from tiangong.runtime.llm.types import (
     ChatMessage,
     ChatParams,
@@ -34,11 +31,8 @@ from tiangong.runtime.llm.types import (
     FinishDelta,
     LLMCallRecord,
     Outcome,
-    ReasoningDelta,
     StreamDelta,
-    TextDelta,
     ToolCall,
-    ToolCallDelta,
     Usage,
     UsageDelta,
 )
@@ -129,7 +123,7 @@ class OpenAICompatibleModel:
     ) -> AsyncGenerator[StreamDelta, None]:
         """Deltas as they arrive. Close the generator (`aclosing`) to stop early."""
         started = time.perf_counter()
-        request = _request(messages, params)
+        body = stream_body(_request(messages, params))
         outcome: Outcome = "error"
         error_code: str | None = None
         usage: UsageDelta | None = None
@@ -139,14 +133,15 @@ class OpenAICompatibleModel:
         try:
             while True:
                 try:
-                    sdk_stream = await self._client.chat.completions.create(
-                        **request, stream=True, stream_options={"include_usage": True}
-                    )
-                    async with sdk_stream:
+                    # Straight over the shared HTTP client and parsed here: the SDK's request
+                    # building and per-chunk models cost more CPU than the rest of a turn.
+                    async with open_stream(
+                        self._base_url, self._api_key, body, self._timeout
+                    ) as response:
                         finished = False
-                        async for chunk in sdk_stream:
-                            usage = _chunk_usage(chunk) or usage
-                            for delta in _chunk_deltas(chunk):
+                        async for chunk in chunks(response):
+                            usage = chunk_usage(chunk) or usage
+                            for delta in chunk_deltas(chunk):
                                 if isinstance(delta, FinishDelta):
                                     finished = True
                                 elif ttft_ms is None:
@@ -312,36 +307,6 @@ def _usage(usage: CompletionUsage, kind: type[_U]) -> _U:
         reasoning_tokens=(details.reasoning_tokens or 0) if details else 0,
         total_tokens=usage.total_tokens,
     )
-
-
-def _chunk_usage(chunk: ChatCompletionChunk) -> UsageDelta | None:
-    return _usage(chunk.usage, UsageDelta) if chunk.usage else None
-
-
-def _chunk_deltas(chunk: ChatCompletionChunk) -> list[StreamDelta]:
-    deltas: list[StreamDelta] = []
-    for choice in chunk.choices:
-        if choice.index != 0:
-            continue
-        delta = choice.delta
-        reasoning = _reasoning_of(delta)
-        if reasoning:
-            deltas.append(ReasoningDelta(reasoning))
-        if delta.content:
-            deltas.append(TextDelta(delta.content))
-        for call in delta.tool_calls or ():
-            fn = call.function
-            deltas.append(
-                ToolCallDelta(
-                    index=call.index,
-                    id=call.id,
-                    name=fn.name if fn else None,
-                    arguments_fragment=(fn.arguments or "") if fn else "",
-                )
-            )
-        if choice.finish_reason:
-            deltas.append(FinishDelta(choice.finish_reason))
-    return deltas
 
 
 def _to_result(completion: ChatCompletion, latency_ms: float) -> ChatResult:

@@ -29,12 +29,22 @@ _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
 )
 
 
-def shared_client(base_url: str, api_key: str) -> openai.AsyncOpenAI:
-    """The SDK client for this endpoint and key on the running loop (created on first use)."""
+def _loop_clients() -> _LoopClients:
     loop = asyncio.get_running_loop()
     clients = _by_loop.get(loop)
     if clients is None:
         clients = _by_loop[loop] = _LoopClients()
+    return clients
+
+
+def shared_http() -> httpx.AsyncClient:
+    """The running loop's HTTP client, for calls made without the SDK (streaming)."""
+    return _loop_clients().http
+
+
+def shared_client(base_url: str, api_key: str) -> openai.AsyncOpenAI:
+    """The SDK client for this endpoint and key on the running loop (created on first use)."""
+    clients = _loop_clients()
     key = (base_url, api_key)
     client = clients.sdk.get(key)
     if client is None:
