@@ -25,6 +25,7 @@ from tiangong.knowledge import lifecycle as knowledge
 from tiangong.llm_logs.recorder import flush as flush_llm_logs
 from tiangong.logs import configure_logging
 from tiangong.mcp.server import McpEndpoint
+from tiangong.schedules import scheduler
 from tiangong.security.keys import encryption_key, secret_key
 from tiangong.smartflow import envelope as smartflow_envelope
 from tiangong.workflows import runner as workflow_runner
@@ -41,9 +42,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await knowledge.start()
     reaper = asyncio.create_task(reap_interrupted_answers())
     await workflow_runner.start_recovery()
+    scheduler.start()
     async with app.state.mcp.run():
         yield
     reaper.cancel()
+    await scheduler.stop()
     await workflow_runner.stop_recovery()
     # Running chat turns finish (or save what they have) before connections close.
     await drain_turns()

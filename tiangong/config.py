@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # How long a tool call that needs approval waits for the user before it is refused.
     tool_approval_timeout_s: float = Field(default=600, gt=0)
 
+    # How often each process looks for due agent/workflow schedules (tiangong/schedules).
+    scheduler_tick_s: float = Field(default=1.0, gt=0)
+
     # A running workflow run refreshes its heartbeat this often; a run whose heartbeat is older
     # than `workflow_stale_after_s` is taken as orphaned (its worker died) and resumed.
     workflow_heartbeat_s: float = Field(default=5.0, gt=0)

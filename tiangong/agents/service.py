@@ -24,6 +24,7 @@ from tiangong.agents.schemas import (
 )
 from tiangong.auth.models import User
 from tiangong.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from tiangong.schedules import repository as schedules_repository
 
 EXPORT_FORMAT = "tiangong.agent"
 EXPORT_FORMAT_VERSION = 1
@@ -113,7 +114,10 @@ async def update(session: AsyncSession, user: User, agent_id: str, data: AgentUp
 
 
 async def delete(session: AsyncSession, user: User, agent_id: str) -> None:
-    await repository.delete_agent(session, await get_visible(session, user, agent_id))
+    agent = await get_visible(session, user, agent_id)
+    # Its schedules go with it, in the same transaction.
+    await schedules_repository.delete_for_target(session, "agent", agent.id)
+    await repository.delete_agent(session, agent)
 
 
 async def list_versions(

@@ -13,6 +13,7 @@ from tiangong.mcp.endpoints import router as mcp_router
 from tiangong.model_configs.endpoints import router as model_configs_router
 from tiangong.node_templates.endpoints import node_test_router
 from tiangong.node_templates.endpoints import router as node_templates_router
+from tiangong.schedules.endpoints import router as schedules_router
 from tiangong.smartflow.endpoints import router as smartflow_router
 from tiangong.tools.endpoints import router as tools_router
 from tiangong.webhooks.endpoints import manage_router as webhooks_manage_router
@@ -39,3 +40,4 @@ api_router.include_router(node_templates_router)
 api_router.include_router(node_test_router)
 api_router.include_router(webhooks_manage_router)
 api_router.include_router(webhooks_trigger_router)
+api_router.include_router(schedules_router)

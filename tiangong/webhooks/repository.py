@@ -24,7 +24,7 @@ async def get_own(session: AsyncSession, user: User, workflow_id: str) -> Workfl
 Target = tuple[WorkflowWebhook, Workflow, User]
 
 
-def _enabled() -> Select[tuple[WorkflowWebhook, Workflow, User]]:
+def _enabled() -> Select[WorkflowWebhook, Workflow, User]:
     """Enabled webhooks with their workflow and owner; a deactivated owner's do not fire."""
     return (
         select(WorkflowWebhook, Workflow, User)

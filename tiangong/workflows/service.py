@@ -13,6 +13,8 @@ from tiangong.auth.models import User
 from tiangong.db.base import utcnow
 from tiangong.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from tiangong.runtime.workflow import ApprovalDecision, WorkflowInvalid, validate
+from tiangong.schedules import repository as schedules_repository
+from tiangong.webhooks import repository as webhooks_repository
 from tiangong.workflows import repository, runner
 from tiangong.workflows.models import Workflow, WorkflowRun, WorkflowVersion
 from tiangong.workflows.schemas import (
@@ -108,6 +110,9 @@ async def update_workflow(
 
 async def delete(session: AsyncSession, user: User, workflow_id: str) -> None:
     workflow = await _own(session, user, workflow_id)
+    # Its triggers go with it, in the same transaction.
+    await schedules_repository.delete_for_target(session, "workflow", workflow.id)
+    await webhooks_repository.delete_for_workflow(session, workflow.id)
     await repository.delete_workflow(session, workflow)
 
 
