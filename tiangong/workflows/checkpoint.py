@@ -25,6 +25,13 @@ def to_ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
+def _duration_ms(record: NodeRecord) -> float | None:
+    """Set once the node ended (succeeded or failed); a skipped node never started."""
+    if record.started_at is None or record.finished_at is None:
+        return None
+    return round((record.finished_at - record.started_at) * 1000, 3)
+
+
 class DbCheckpointStore:
     async def save_run(self, record: RunRecord) -> None:
         values: dict[str, Any] = {
@@ -57,6 +64,7 @@ class DbCheckpointStore:
             "approval_id": record.approval_id,
             "started_at": to_dt(record.started_at),
             "finished_at": to_dt(record.finished_at),
+            "duration_ms": _duration_ms(record),
         }
         async with session_factory()() as session:
             stmt = select(WorkflowNodeRun).where(

@@ -10,6 +10,8 @@ from tiangong.db.session import SessionDep
 from tiangong.workflows import service
 from tiangong.workflows.schemas import (
     ExecuteRequest,
+    ExecutionCreate,
+    RerunRequest,
     ResumeRequest,
     RunDetail,
     RunList,
@@ -125,6 +127,17 @@ async def execute(
     return JSONResponse(run.model_dump(mode="json"), status_code=status)
 
 
+@executions_router.post("", response_model=RunDetail)
+async def create_execution(
+    data: ExecutionCreate, session: SessionDep, user: CurrentUser
+) -> Response:
+    """Same as POST /workflows/{workflow_id}/execute, with the workflow named in the body."""
+    request = ExecuteRequest.model_validate(data.model_dump(exclude={"workflow_id"}))
+    run, _created = await service.execute(session, user, data.workflow_id, request)
+    status = 202 if data.mode == "async" else 200
+    return JSONResponse(run.model_dump(mode="json"), status_code=status)
+
+
 @executions_router.get("", response_model=RunList)
 async def list_runs(
     session: SessionDep,
@@ -160,3 +173,27 @@ async def resume_run(
     """Continue a paused run with approval decisions ({approval_id: {approved, comment}}), or
     retry a failed one. `wait_s` waits that long for the run before answering."""
     return await service.resume(session, user, run_id, data or ResumeRequest(), wait_s=wait_s)
+
+
+@executions_router.post("/{run_id}/pause", response_model=RunDetail)
+async def pause_run(
+    run_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    wait_s: Annotated[float, Query(ge=0, le=600)] = 0,
+) -> RunDetail:
+    """Stop launching nodes; the running ones finish, then the run is `paused` (resume it with
+    POST /resume). 409 for a run that is not running."""
+    return await service.pause(session, user, run_id, wait_s=wait_s)
+
+
+@executions_router.post("/{run_id}/rerun", response_model=RunDetail, status_code=201)
+async def rerun(
+    run_id: str,
+    data: RerunRequest,
+    session: SessionDep,
+    user: CurrentUser,
+    wait_s: Annotated[float, Query(ge=0, le=600)] = 0,
+) -> RunDetail:
+    """A new run of a failed run from `from_node`, with edited node configs (`overrides`)."""
+    return await service.rerun(session, user, run_id, data, wait_s=wait_s)

@@ -3,6 +3,10 @@
 Each run keeps `heartbeat_at` fresh while its task lives; `recover()` (at startup) picks up runs
 left `running` with a stale heartbeat and resumes them from their node records, so a node that
 succeeded is never run again, or fails them after `MAX_RECOVERIES` tries.
+
+Every engine event is published on `workflow-run:{run_id}` (see `tiangong.bus`), so a watcher
+in any process sees the run live. A pause request reaches a local run at once
+(`request_pause`) and a run in another process at its next heartbeat (`pause_requested`).
 """
 
 from __future__ import annotations
@@ -10,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
 from tiangong.auth.models import User
+from tiangong.bus import publish
 from tiangong.config import get_settings
 from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
 from tiangong.errors import AppError
-from tiangong.runtime.workflow import ApprovalDecision, WorkflowEngine
+from tiangong.runtime.workflow import ApprovalDecision, WorkflowEngine, WorkflowEvent
 from tiangong.workflows import services
 from tiangong.workflows.checkpoint import DbCheckpointStore
 from tiangong.workflows.models import WorkflowRun, WorkflowVersion
@@ -30,6 +36,28 @@ logger = logging.getLogger(__name__)
 MAX_RECOVERIES = 3
 
 _running: dict[str, asyncio.Task[None]] = {}
+# Runs of this process asked to pause: the engine checks before launching each node.
+_pausing: set[str] = set()
+
+
+def channel(run_id: str) -> str:
+    return f"workflow-run:{run_id}"
+
+
+async def announce(run_id: str, payload: dict[str, Any]) -> None:
+    """Publish to the run's watchers; a bus failure never fails the run."""
+    try:
+        await publish(channel(run_id), {"run_id": run_id, **payload})
+    except Exception:
+        logger.warning("workflow run %s: publishing failed", run_id, exc_info=True)
+
+
+def request_pause(run_id: str) -> bool:
+    """Pause a run this process executes; False if it runs elsewhere (or not at all)."""
+    if run_id not in _running:
+        return False
+    _pausing.add(run_id)
+    return True
 
 
 def task_of(run_id: str) -> asyncio.Task[None] | None:
@@ -39,8 +67,15 @@ def task_of(run_id: str) -> asyncio.Task[None] | None:
 def start(run_id: str, decisions: dict[str, ApprovalDecision] | None = None) -> asyncio.Task[None]:
     task = asyncio.get_running_loop().create_task(_execute(run_id, decisions or {}))
     _running[run_id] = task
-    task.add_done_callback(lambda _: _running.pop(run_id, None))
+    _pausing.discard(run_id)
+    task.add_done_callback(lambda _: _forget(run_id, task))
     return task
+
+
+def _forget(run_id: str, task: asyncio.Task[None]) -> None:
+    if _running.get(run_id) is task:
+        del _running[run_id]
+        _pausing.discard(run_id)
 
 
 def cancel(run_id: str) -> bool:
@@ -66,6 +101,13 @@ async def _heartbeat(run_id: str) -> None:
         await asyncio.sleep(get_settings().workflow_heartbeat_s)
         try:
             await _set(run_id, heartbeat_at=utcnow())
+            # A pause asked through another process shows up here.
+            async with session_factory()() as session:
+                pause = await session.scalar(
+                    select(WorkflowRun.pause_requested).where(WorkflowRun.id == run_id)
+                )
+            if pause:
+                _pausing.add(run_id)
         except Exception:  # a missed beat is not fatal
             logger.warning("workflow run %s: heartbeat failed", run_id, exc_info=True)
 
@@ -91,8 +133,11 @@ async def _execute(run_id: str, decisions: dict[str, ApprovalDecision]) -> None:
             )
             user = await session.get(User, run.owner_id)
             inputs = dict(run.inputs or {})
+            overrides = dict(run.overrides or {})
+            if run.pause_requested:
+                _pausing.add(run_id)
         if version is None or user is None:
-            await _set(run_id, status="failed", finished_at=utcnow(), error=_gone())
+            await _fail(run_id, _gone())
             return
         store = DbCheckpointStore()
         engine = WorkflowEngine(
@@ -101,12 +146,18 @@ async def _execute(run_id: str, decisions: dict[str, ApprovalDecision]) -> None:
             checkpoint=store,
         )
         state = await store.load(run_id)
+
+        def should_pause() -> bool:
+            return run_id in _pausing
+
         if state is None:
-            events = engine.run(inputs, run_id)
+            events = engine.run(inputs, run_id, should_pause=should_pause, overrides=overrides)
         else:
-            events = engine.resume(run_id, state, decisions=decisions)
-        async for _event in events:
-            pass
+            events = engine.resume(
+                run_id, state, decisions=decisions, should_pause=should_pause, overrides=overrides
+            )
+        async for event in events:
+            await _publish(event)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await asyncio.shield(_cancelled(run_id))
@@ -117,9 +168,20 @@ async def _execute(run_id: str, decisions: dict[str, ApprovalDecision]) -> None:
         else:
             logger.exception("workflow run %s crashed", run_id)
             error = {"code": "RUN_FAILED", "message": f"{type(exc).__name__}: {exc}"}
-        await _set(run_id, status="failed", finished_at=utcnow(), error=error)
+        await _fail(run_id, error)
     finally:
         beat.cancel()
+
+
+async def _publish(event: WorkflowEvent) -> None:
+    await announce(event.run_id, {"type": event.type, **event.to_dict()})
+
+
+async def _fail(run_id: str, error: dict[str, Any]) -> None:
+    """The run failed outside the engine (no run_failed event of its own)."""
+    await _set(run_id, status="failed", finished_at=utcnow(), error=error)
+    payload = {"type": "run_failed", "error": error, "node_id": None, "at": time.time()}
+    await announce(run_id, payload)
 
 
 def _gone() -> dict[str, str]:

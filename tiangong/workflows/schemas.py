@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,6 +81,10 @@ class ExecuteRequest(BaseModel):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
+class ExecutionCreate(ExecuteRequest):
+    workflow_id: str = Field(min_length=1, max_length=36)
+
+
 class NodeRunRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -93,6 +97,7 @@ class NodeRunRead(BaseModel):
     branch: str | None
     error: dict[str, Any] | None
     approval_id: str | None
+    duration_ms: float | None = None
     started_at: datetime | None
     finished_at: datetime | None
 
@@ -109,6 +114,10 @@ class RunRead(BaseModel):
     outputs: dict[str, Any] | None
     error: dict[str, Any] | None
     idempotency_key: str | None
+    trigger: str = "api"
+    parent_run_id: str | None = None
+    pause_requested: bool = False
+    overrides: dict[str, Any] | None = None
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
@@ -136,3 +145,15 @@ class ResumeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     decisions: dict[str, Decision] = Field(default_factory=dict)
+
+
+class RerunRequest(BaseModel):
+    """Run a failed run again from `from_node`: nodes not downstream of it keep their recorded
+    outcome; `overrides` edit config fields of `from_node` or of nodes after it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    from_node: str = Field(min_length=1, max_length=100)
+    overrides: dict[str, Annotated[dict[str, Any], Field(max_length=50)]] = Field(
+        default_factory=dict, max_length=100
+    )

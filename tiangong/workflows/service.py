@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import time
+from collections import deque
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,14 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tiangong.auth.models import User
 from tiangong.db.base import utcnow
 from tiangong.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from tiangong.runtime.workflow import ApprovalDecision, WorkflowInvalid, validate
+from tiangong.runtime.workflow import ApprovalDecision, WorkflowInvalid, node_class, validate
 from tiangong.schedules import repository as schedules_repository
 from tiangong.webhooks import repository as webhooks_repository
 from tiangong.workflows import repository, runner
-from tiangong.workflows.models import Workflow, WorkflowRun, WorkflowVersion
+from tiangong.workflows.models import Workflow, WorkflowNodeRun, WorkflowRun, WorkflowVersion
 from tiangong.workflows.schemas import (
     ExecuteRequest,
     NodeRunRead,
+    RerunRequest,
     ResumeRequest,
     RunDetail,
     RunList,
@@ -294,6 +297,26 @@ async def cancel(session: AsyncSession, user: User, run_id: str) -> RunDetail:
     if task is not None:
         task.cancel()
         await asyncio.wait({task}, timeout=5)
+    await runner.announce(run.id, {"type": "run_cancelled", "at": time.time()})
+    return await run_detail(session, await _own_run(session, user, run_id))
+
+
+async def pause(session: AsyncSession, user: User, run_id: str, *, wait_s: float = 0) -> RunDetail:
+    """Ask a run to stop between nodes: the nodes running finish, then the run is `paused`."""
+    run = await _own_run(session, user, run_id)
+    result = await session.execute(
+        update(WorkflowRun)
+        .where(WorkflowRun.id == run.id, WorkflowRun.status.in_(("queued", "running")))
+        .values(pause_requested=True)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise Conflict(f"run is {run.status}; only running runs pause", code="RUN_NOT_ACTIVE")
+    await session.commit()
+    # A run in another process notices `pause_requested` at its next heartbeat.
+    runner.request_pause(run.id)
+    task = runner.task_of(run.id)
+    if task is not None and wait_s > 0:
+        await asyncio.wait({task}, timeout=wait_s)
     return await run_detail(session, await _own_run(session, user, run_id))
 
 
@@ -314,7 +337,13 @@ async def resume(
     claimed = await session.execute(
         update(WorkflowRun)
         .where(WorkflowRun.id == run.id, WorkflowRun.status == run.status)
-        .values(status="running", heartbeat_at=utcnow(), finished_at=None, error=None)
+        .values(
+            status="running",
+            heartbeat_at=utcnow(),
+            finished_at=None,
+            error=None,
+            pause_requested=False,
+        )
     )
     if getattr(claimed, "rowcount", 0) != 1:
         raise Conflict("run changed meanwhile; try again", code="RUN_NOT_PAUSED")
@@ -326,3 +355,87 @@ async def resume(
     if wait_s > 0:
         await asyncio.wait({task}, timeout=wait_s)
     return await run_detail(session, await _own_run(session, user, run_id))
+
+
+def _downstream(definition: dict[str, Any], from_node: str) -> set[str]:
+    """`from_node` and every node reachable from it."""
+    targets: dict[str, list[str]] = {}
+    for edge in definition.get("edges", []):
+        targets.setdefault(edge["source"], []).append(edge["target"])
+    seen, queue = {from_node}, deque([from_node])
+    while queue:
+        for target in targets.get(queue.popleft(), []):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+def _check_rerun(definition: dict[str, Any], data: RerunRequest) -> set[str]:
+    nodes = {node["id"]: node for node in definition.get("nodes", [])}
+    if data.from_node not in nodes:
+        raise ValidationFailed(f"no node '{data.from_node}' in the run's workflow version")
+    again = _downstream(definition, data.from_node)
+    for node_id, fields in data.overrides.items():
+        if node_id not in again:
+            raise ValidationFailed(
+                f"override of '{node_id}', which is not '{data.from_node}' or after it"
+            )
+        cls = node_class(nodes[node_id]["type"], nodes[node_id].get("version"))
+        unknown = sorted(set(fields) - set(cls.Config.model_fields if cls else ()))
+        if unknown:
+            raise ValidationFailed(f"node '{node_id}' has no config field {', '.join(unknown)}")
+    return again
+
+
+_COPIED = (
+    *("node_id", "node_type", "status", "attempts", "inputs", "outputs", "branch", "error"),
+    *("handling", "approval_id", "logs", "duration_ms", "started_at", "finished_at"),
+)
+
+
+def _settled(node: WorkflowNodeRun) -> bool:
+    """Recorded as done for good (the engine takes such a record instead of running it)."""
+    if node.status == "failed":
+        return node.handling not in (None, "fail")
+    return node.status in ("succeeded", "skipped")
+
+
+async def rerun(
+    session: AsyncSession, user: User, run_id: str, data: RerunRequest, *, wait_s: float = 0
+) -> RunDetail:
+    """A new run of the same version: nodes before `from_node` keep the failed run's outcome
+    (they do not run again); `from_node` and what follows run, with `overrides` applied."""
+    run = await _own_run(session, user, run_id)
+    if run.status != "failed":
+        raise Conflict(f"run is {run.status}; only failed runs re-run", code="RUN_NOT_FAILED")
+    version = await repository.get_version(session, run.workflow_id, run.version)
+    if version is None:
+        raise NotFound("the run's workflow version is gone", code="WORKFLOW_VERSION_NOT_FOUND")
+    again = _check_rerun(version.snapshot.get("definition") or {}, data)
+    copy_of = WorkflowRun(
+        workflow_id=run.workflow_id,
+        version=run.version,
+        owner_id=user.id,
+        status="queued",
+        inputs=dict(run.inputs or {}),
+        trigger="rerun",
+        parent_run_id=run.id,
+        overrides=data.overrides or None,
+        started_at=utcnow(),
+        heartbeat_at=utcnow(),
+    )
+    await repository.add(session, copy_of)
+    kept = [n for n in await repository.node_runs(session, run.id) if n.node_id not in again]
+    for node in kept:
+        if _settled(node):
+            values = {key: copy.deepcopy(getattr(node, key)) for key in _COPIED}
+            session.add(WorkflowNodeRun(run_id=copy_of.id, **values))
+    new_id = copy_of.id
+    await session.commit()
+    task = runner.start(new_id)
+    if wait_s > 0:
+        await asyncio.wait({task}, timeout=wait_s)
+    fresh = await repository.get_run(session, user, new_id)
+    assert fresh is not None
+    return await run_detail(session, fresh)

@@ -1,0 +1,1 @@
+"""Pending human approvals of workflow runs, and deciding them."""
