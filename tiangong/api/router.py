@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tiangong.agents.endpoints import router as agents_router
+from tiangong.approvals.endpoints import router as approvals_router
 from tiangong.auth.endpoints import router as auth_router
 from tiangong.chat.agent_runs import router as agent_runs_router
 from tiangong.chat.endpoints import router as chat_router
@@ -21,6 +22,7 @@ from tiangong.webhooks.endpoints import trigger_router as webhooks_trigger_route
 from tiangong.workflows.endpoints import executions_router
 from tiangong.workflows.endpoints import router as workflows_router
 from tiangong.workflows.templates.endpoints import router as workflow_templates_router
+from tiangong.workflows.watch import router as workflow_watch_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(auth_router)
@@ -36,6 +38,8 @@ api_router.include_router(knowledge_router)
 api_router.include_router(workflow_templates_router)
 api_router.include_router(workflows_router)
 api_router.include_router(executions_router)
+api_router.include_router(workflow_watch_router)
+api_router.include_router(approvals_router)
 api_router.include_router(node_templates_router)
 api_router.include_router(node_test_router)
 api_router.include_router(webhooks_manage_router)
