@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -133,17 +133,35 @@ async def _prepare_retry(
     return question, group, index, touched
 
 
-async def prepare_turn(request: TurnRequest) -> PreparedTurn:
+async def prepare_turn(
+    request: TurnRequest, begin: Callable[[str, list[ChatMessage]], None] | None = None
+) -> PreparedTurn:
+    """Reads, then `begin(conversation_id, context)`, then writes: the model call starts while
+    the new messages are being stored, so their insert is off the time to first token. The
+    caller still waits for the commit before anything reaches the client."""
     async with session_factory()() as session:
         conversation, created = await _conversation(session, request)
         group: str | None = None
         index: int | None = None
         touched: list[Message] = []
+        question: Message | None = None
         if request.retry is not None:
             question, group, index, touched = await _prepare_retry(
                 session, conversation, request.retry
             )
-        else:
+        rows = [] if created else await repository.messages(session, conversation.id)
+        earlier = [m for m in rows if question is None or m.id < question.id]
+        content = question.content if question is not None else request.message
+        context = build_context(
+            request.system_prompt,
+            chat_history(earlier),
+            ChatMessage(role="user", content=content),
+            budget_tokens=request.model.context_window,
+            reserve_output_tokens=request.model.max_tokens or 1024,
+        )
+        if begin is not None:
+            begin(conversation.id, context)
+        if question is None:
             question = Message(
                 uid=new_id(), conversation_id=conversation.id, role="user", content=request.message
             )
@@ -162,21 +180,13 @@ async def prepare_turn(request: TurnRequest) -> PreparedTurn:
         conversation.message_count += 1
         conversation.last_message_at = utcnow()
         await session.flush()
-        rows = [] if created else await repository.messages(session, conversation.id)
-        earlier = [m for m in rows if m.id < question.id]
         prepared = PreparedTurn(
             conversation_id=conversation.id,
             created=created,
             user_message=view(question),
             assistant=view(answer),
             touched=[view(m) for m in touched if m.id != question.id],
-            context=build_context(
-                request.system_prompt,
-                chat_history(earlier),
-                ChatMessage(role="user", content=question.content),
-                budget_tokens=request.model.context_window,
-                reserve_output_tokens=request.model.max_tokens or 1024,
-            ),
+            context=context,
         )
         await session.commit()
     return prepared

@@ -109,19 +109,35 @@ class Turn:
 
 
 async def start_turn(request: TurnRequest) -> Turn:
-    prepared = await prepare_turn(request)
-    await history.remember(prepared.user_message, prepared.assistant)
-    await history.remember_retry(*prepared.touched)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
+    ready: asyncio.Future[Turn] = loop.create_future()
+    task: asyncio.Task[MessageView] | None = None
+
+    def begin(conversation_id: str, context: list[ChatMessage]) -> None:
+        nonlocal task
+        task = loop.create_task(_generate(ready, request, conversation_id, context, queue))
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+
+    try:
+        prepared = await prepare_turn(request, begin)
+        await history.remember(prepared.user_message, prepared.assistant)
+        await history.remember_retry(*prepared.touched)
+    except BaseException:
+        ready.cancel()
+        if task is not None:
+            task.cancel()
+        raise
     turn = Turn(
         conversation_id=prepared.conversation_id,
         conversation_created=prepared.created,
         user_message=prepared.user_message,
         assistant=prepared.assistant,
+        _queue=queue,
+        _task=task,
     )
-    task = asyncio.get_running_loop().create_task(_generate(turn, request, prepared.context))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
-    turn._task = task
+    ready.set_result(turn)
     return turn
 
 
@@ -164,17 +180,29 @@ class _Progress:
         return max(0, round(end - self.started)) if stage_mode else 0
 
 
-async def _generate(turn: Turn, request: TurnRequest, context: list[ChatMessage]) -> MessageView:
+async def _generate(
+    ready: asyncio.Future[Turn],
+    request: TurnRequest,
+    conversation_id: str,
+    context: list[ChatMessage],
+    queue: asyncio.Queue[TurnEvent | None],
+) -> MessageView:
+    """Starts before the turn's messages are committed (see `prepare_turn`); events wait in
+    the queue, and nothing is saved until `ready` says the messages exist."""
     model = request.model
     thinking = model.thinking if request.thinking is None else request.thinking
     stage_mode = request.stage_reasoning and thinking
     progress = _Progress(len(context))
     status, error = "incomplete", None
+
+    def emit(event_type: str, data: dict[str, Any]) -> None:
+        queue.put_nowait(TurnEvent(event_type, data))
+
     client = model.client(
         on_call=recorder(
             user_id=request.user_id,
             agent_id=request.agent_id,
-            conversation_id=turn.conversation_id,
+            conversation_id=conversation_id,
         )
     )
     params = ChatParams(
@@ -185,7 +213,8 @@ async def _generate(turn: Turn, request: TurnRequest, context: list[ChatMessage]
         extra_body=model.extra_params or None,
     )
     try:
-        executor = request.tools(turn) if request.tools else None
+        # Tools report on the turn itself (approvals), so they wait for it.
+        executor = request.tools(await asyncio.shield(ready)) if request.tools else None
         events = run_agent(
             client, context, params, tools=executor, iteration_limit=request.iteration_limit
         )
@@ -198,8 +227,8 @@ async def _generate(turn: Turn, request: TurnRequest, context: list[ChatMessage]
                 if isinstance(event, ErrorEvent):
                     status, error, progress.usage = "failed", event, event.token_usage
                     continue
-                _observe(turn, progress, event, stage_mode)
-                turn.emit(event.type, event.to_dict())
+                _observe(emit, progress, event, stage_mode)
+                emit(event.type, event.to_dict())
     except asyncio.CancelledError:
         status = "incomplete"
         raise
@@ -208,13 +237,18 @@ async def _generate(turn: Turn, request: TurnRequest, context: list[ChatMessage]
         status = "failed"
         error = ErrorEvent("CHAT_FAILED", str(exc)[:200], "", "", {})
     finally:
+        await client.aclose()
+        # A cancelled `ready` means storing the messages failed: nothing to save, and this
+        # raises CancelledError to end the task.
+        turn = await asyncio.shield(ready)
         final = _final_view(turn, progress, status, error, stage_mode, request.citations)
         await asyncio.shield(_finish(turn, final, error))
-        await client.aclose()
     return final
 
 
-def _observe(turn: Turn, progress: _Progress, event: Any, stage_mode: bool) -> None:
+def _observe(
+    emit: Callable[[str, dict[str, Any]], None], progress: _Progress, event: Any, stage_mode: bool
+) -> None:
     now = time.monotonic()
     if isinstance(event, ReasoningEvent):
         progress.reasoning_started = progress.reasoning_started or now
@@ -226,7 +260,7 @@ def _observe(turn: Turn, progress: _Progress, event: Any, stage_mode: bool) -> N
                 # The model gave no reasoning: show the stages the turn went through instead.
                 progress.stages.append(("answer.generating", "正在生成回答。"))
                 progress.stage_sent = True
-                turn.emit("reasoning", {"text": _stage_text(progress.stages)})
+                emit("reasoning", {"text": _stage_text(progress.stages)})
         progress.content.append(event.text)
     elif isinstance(event, ToolCallEvent):
         progress.stages.append((f"tool.{event.name}", f"调用工具 {event.name}。"))
