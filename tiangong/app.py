@@ -20,6 +20,7 @@ from tiangong.config import get_settings
 from tiangong.conversations.reaper import run_forever as reap_interrupted_answers
 from tiangong.conversations.turns import drain as drain_turns
 from tiangong.db.engine import dispose_engine, get_engine
+from tiangong.execution_logs import retention as log_retention
 from tiangong.health.endpoints import router as health_router
 from tiangong.knowledge import lifecycle as knowledge
 from tiangong.llm_logs.recorder import flush as flush_llm_logs
@@ -43,11 +44,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     reaper = asyncio.create_task(reap_interrupted_answers())
     await workflow_runner.start_recovery()
     scheduler.start()
+    log_retention.start()
     async with app.state.mcp.run():
         yield
     reaper.cancel()
     await scheduler.stop()
     await workflow_runner.stop_recovery()
+    await log_retention.stop()
     # Running chat turns finish (or save what they have) before connections close.
     await drain_turns()
     await knowledge.stop()

@@ -9,6 +9,7 @@ from tiangong.approvals.endpoints import router as approvals_router
 from tiangong.auth.endpoints import router as auth_router
 from tiangong.chat.agent_runs import router as agent_runs_router
 from tiangong.chat.endpoints import router as chat_router
+from tiangong.execution_logs.endpoints import router as execution_logs_router
 from tiangong.knowledge.endpoints import router as knowledge_router
 from tiangong.mcp.endpoints import router as mcp_router
 from tiangong.model_configs.endpoints import router as model_configs_router
@@ -42,6 +43,7 @@ api_router.include_router(workflow_watch_router)
 api_router.include_router(approvals_router)
 api_router.include_router(node_templates_router)
 api_router.include_router(node_test_router)
+api_router.include_router(execution_logs_router)
 api_router.include_router(webhooks_manage_router)
 api_router.include_router(webhooks_trigger_router)
 api_router.include_router(schedules_router)
