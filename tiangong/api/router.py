@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from tiangong.agents.endpoints import router as agents_router
 from tiangong.approvals.endpoints import router as approvals_router
 from tiangong.auth.endpoints import router as auth_router
+from tiangong.batch.endpoints import router as batch_router
 from tiangong.chat.agent_runs import router as agent_runs_router
 from tiangong.chat.endpoints import router as chat_router
 from tiangong.execution_logs.endpoints import router as execution_logs_router
@@ -47,3 +48,4 @@ api_router.include_router(execution_logs_router)
 api_router.include_router(webhooks_manage_router)
 api_router.include_router(webhooks_trigger_router)
 api_router.include_router(schedules_router)
+api_router.include_router(batch_router)
