@@ -3,6 +3,7 @@ and the retention policy endpoints; owner scoping and input checks for each."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ def ms(value: float) -> datetime:
     return T0 + timedelta(milliseconds=value)
 
 
-async def add_run(wf: dict[str, Any], nodes: list[dict[str, Any]] = (), **values: Any) -> str:  # type: ignore[assignment]
+async def add_run(wf: dict[str, Any], nodes: Sequence[dict[str, Any]] = (), **values: Any) -> str:
     """Insert a run and its node runs directly, for timings and ages the engine cannot fake."""
     async with session_factory()() as session:
         run = WorkflowRun(
