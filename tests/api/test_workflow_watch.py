@@ -312,3 +312,44 @@ async def test_sse_streams_the_same_frames(
         missing = await http.get(f"{live_url}{EXEC}/{uuid.uuid4()}/events", headers=user_headers)
         assert missing.status_code == 404
     await wait_for(client, user_headers, run["id"], "succeeded")
+
+
+async def test_create_execution_in_the_body_and_pause_errors(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    other_headers: dict[str, str],
+) -> None:
+    wf = await create(client, user_headers, approval_graph())
+    response = await client.post(
+        EXEC, json={"workflow_id": wf["id"], "mode": "sync"}, headers=user_headers
+    )
+    assert response.status_code == 200, response.text
+    run = response.json()
+    assert run["status"] == "paused" and run["workflow_id"] == wf["id"]
+    replay = {"workflow_id": wf["id"], "mode": "async", "idempotency_key": "once"}
+    first = await client.post(EXEC, json=replay, headers=user_headers)
+    assert first.status_code == 202
+    assert (await client.post(EXEC, json=replay, headers=user_headers)).json()["id"] == (
+        first.json()["id"]
+    )
+    for body in [{}, {"workflow_id": wf["id"], "mode": "later"}, {"workflow_id": "x" * 37}]:
+        response = await client.post(EXEC, json=body, headers=user_headers)
+        assert response.status_code == 422, body
+        assert response.json()["error"] == "VALIDATION_ERROR"
+    assert (await client.post(EXEC, json={"workflow_id": wf["id"]})).status_code == 401
+    response = await client.post(EXEC, json={"workflow_id": wf["id"]}, headers=other_headers)
+    assert response.status_code == 404 and response.json()["error"] == "WORKFLOW_NOT_FOUND"
+
+    # A paused (waiting) run, and an ended one, cannot be paused.
+    response = await client.post(f"{EXEC}/{run['id']}/pause", headers=user_headers)
+    assert response.status_code == 409 and response.json()["error"] == "RUN_NOT_ACTIVE"
+    await client.post(f"{EXEC}/{run['id']}/cancel", headers=user_headers)
+    response = await client.post(f"{EXEC}/{run['id']}/pause", headers=user_headers)
+    assert response.status_code == 409
+    assert (await client.post(f"{EXEC}/{run['id']}/pause")).status_code == 401
+    response = await client.post(f"{EXEC}/{run['id']}/pause", headers=other_headers)
+    assert response.status_code == 404
+    response = await client.post(
+        f"{EXEC}/{run['id']}/pause", params={"wait_s": -1}, headers=user_headers
+    )
+    assert response.status_code == 422
