@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from tiangong.cache import get_cache
-from tiangong.model_configs import resolved
+from tiangong.model_configs.resolved import resolved_models
 
 CHAT = "/api/v1/agent-chat/bare"
 CONFIGS = "/api/v1/model-configs"
@@ -64,4 +64,4 @@ async def test_a_flushed_cache_invalidates_every_entry(
     await get_cache().delete("model_configs:generation")
     await _chat(client, user_headers)
     assert fake_llm.requests[-1]["model"] == "changed-elsewhere"
-    resolved.clear()
+    resolved_models.clear()

@@ -11,9 +11,9 @@ from tiangong.auth.models import User
 from tiangong.config import get_settings
 from tiangong.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
 from tiangong.model_configs import repository
-from tiangong.model_configs import resolved as resolved_cache
 from tiangong.model_configs.models import ModelConfig
 from tiangong.model_configs.providers import DEFAULT_BASE_URLS
+from tiangong.model_configs.resolved import resolved_models
 from tiangong.model_configs.schemas import (
     ModelConfigCreate,
     ModelConfigList,
@@ -165,7 +165,7 @@ async def create(session: AsyncSession, user: User, data: ModelConfigCreate) -> 
         shared=data.shared,
     )
     _set_key(config, data.api_key)
-    await resolved_cache.changed(session)
+    await resolved_models.changed(session)
     await repository.add(session, config)
     return to_read(config, user)
 
@@ -219,7 +219,7 @@ async def update(
         if value is None and key in ("name", "model_name"):
             raise BadRequest(f"{key} cannot be null", code="VALIDATION_ERROR")
         setattr(config, key, value if key != "extra_params" else (value or {}))
-    await resolved_cache.changed(session)
+    await resolved_models.changed(session)
     await session.flush()
     await session.refresh(config)
     return to_read(config, user)
@@ -227,7 +227,7 @@ async def update(
 
 async def delete(session: AsyncSession, user: User, config_id: str) -> None:
     config = await _editable(session, user, config_id)
-    await resolved_cache.changed(session)
+    await resolved_models.changed(session)
     await repository.delete(session, config)
 
 
@@ -265,7 +265,9 @@ def _resolved_env() -> ResolvedModel | None:
 
 async def resolve(session: AsyncSession, user: User, ref: str | None = None) -> ResolvedModel:
     """Find the model to call: by id, name or alias; else the user's default; else the env one."""
-    return await resolved_cache.lookup(user.id, ref, lambda: _resolve(session, user, ref))
+    found = await resolved_models.lookup((user.id, ref), lambda: _resolve(session, user, ref))
+    assert found is not None  # _resolve raises rather than return None
+    return found
 
 
 async def _resolve(session: AsyncSession, user: User, ref: str | None) -> ResolvedModel:
