@@ -332,3 +332,37 @@ async def test_execution_endpoints_need_a_token_and_hide_other_users_runs(
         f"{API}/{parent['id']}/execute", json={"inputs": [], "mode": "x"}, headers=user_headers
     )
     assert bad.status_code == 422 and "error" in bad.json()
+
+
+async def test_cancelling_the_parent_cancels_its_running_child(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    slow = {
+        "nodes": [
+            {"id": "start", "type": "start", "config": {"inputs": [{"name": "x"}]}},
+            {"id": "wait", "type": "delay", "config": {"seconds": 30}},
+            {"id": "end", "type": "end", "config": {"outputs": {"echo": "{{start.x}}"}}},
+        ],
+        "edges": [{"source": "start", "target": "wait"}, {"source": "wait", "target": "end"}],
+    }
+    child = await create(client, user_headers, slow, name="slow child")
+    parent = await create(client, user_headers, _parent_graph(child["id"]), name="parent")
+    body = {"inputs": {"v": "1"}, "mode": "async"}
+    response = await client.post(f"{API}/{parent['id']}/execute", json=body, headers=user_headers)
+    assert response.status_code in (200, 202), response.text
+    run_id = response.json()["id"]
+    for _ in range(100):
+        children = await _runs_of(child["id"])
+        if children and children[0].status == "running":
+            break
+        await asyncio.sleep(0.05)
+    [child_run] = children
+    assert child_run.status == "running"
+    response = await client.post(f"{EXEC}/{run_id}/cancel", headers=user_headers)
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    for _ in range(100):
+        [child_run] = await _runs_of(child["id"])
+        if child_run.status != "running" and runner.task_of(child_run.id) is None:
+            break
+        await asyncio.sleep(0.05)
+    assert child_run.status == "cancelled" and runner.task_of(child_run.id) is None
