@@ -17,16 +17,32 @@ shows Tiangong with the in-memory checkpoint store, which copies every record it
 
 Prints mean and p50 microseconds per run and the ratio Tiangong / LangGraph (the target is at
 most 0.5). LangGraph is a benchmark-only dependency: `.venv/bin/pip install langgraph`.
+
+The `webhook` section (`--section webhook`) measures the whole platform over HTTP: it starts
+`tiangong serve` (one uvicorn process, SQLite in a temp data dir), creates the workflow
+`start -> 3 no-op nodes -> end` and its webhook, then N concurrent clients send signed sync
+webhook calls for a fixed time. It prints executions per second (target: at least 200 on
+2 cores) and p50/p99 latency.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import socket
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
+
+import httpx
 
 from tiangong.runtime.workflow import (
     MemoryCheckpointStore,
@@ -166,11 +182,142 @@ async def bench(name: str, shape: Shape, runs: int, batches: int, have_langgraph
         )
 
 
+# --- webhook -> 3 no-op nodes -> response, over HTTP ---------------------------------------
+
+
+def webhook_definition() -> dict[str, Any]:
+    """start -> a -> b -> c -> end; `variable_assign` with nothing to assign is the cheapest
+    node the platform ships."""
+    names = ["start", "a", "b", "c", "end"]
+    nodes: list[dict[str, Any]] = [
+        {"id": "start", "type": "start", "config": {"inputs": [{"name": "n"}]}},
+        *({"id": n, "type": "variable_assign", "config": {}} for n in names[1:4]),
+        {"id": "end", "type": "end", "config": {"outputs": {"n": "{{start.n}}"}}},
+    ]
+    edges = [{"source": s, "target": t} for s, t in zip(names, names[1:], strict=False)]
+    return {"nodes": nodes, "edges": edges}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _start_server(data_dir: str, port: int) -> asyncio.subprocess.Process:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("TIANGONG_")  # nothing from the caller's setup leaks in
+    }
+    env.update(TIANGONG_DATA_DIR=data_dir, TIANGONG_LOG_LEVEL="WARNING")
+    command = [sys.executable, "-m", "tiangong.cli", "serve", "--port", str(port)]
+    server = await asyncio.create_subprocess_exec(*command, env=env, cwd=data_dir)
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                    return server
+            await asyncio.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("the server did not start")
+
+
+async def _setup(http: httpx.AsyncClient) -> tuple[str, str]:
+    """A user, the workflow and its webhook; returns (trigger path, secret)."""
+    account = {"email": "bench@example.com", "password": "bench-password-1", "nickname": "bench"}
+    (await http.post("/api/v1/auth/register", json=account)).raise_for_status()
+    login = await http.post(
+        "/api/v1/auth/login", data={"username": account["email"], "password": account["password"]}
+    )
+    login.raise_for_status()
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    body = {"name": "bench-webhook", "definition": webhook_definition()}
+    created = await http.post("/api/v1/workflows", json=body, headers=auth)
+    created.raise_for_status()
+    workflow_id = created.json()["id"]
+    hook = await http.post(f"/api/v1/workflows/{workflow_id}/webhook", headers=auth)
+    hook.raise_for_status()
+    return f"/api/v1/webhooks/{workflow_id}", hook.json()["secret"]
+
+
+async def _client(
+    http: httpx.AsyncClient, path: str, secret: str, until: float, latencies: list[float]
+) -> int:
+    failures = 0
+    counter = 0
+    while time.perf_counter() < until:
+        counter += 1
+        body = json.dumps({"n": str(counter)}).encode()
+        timestamp = str(int(time.time()))
+        digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+        headers = {
+            "X-Tiangong-Timestamp": timestamp,
+            "X-Tiangong-Signature": f"sha256={digest.hexdigest()}",
+            "Content-Type": "application/json",
+        }
+        started = time.perf_counter()
+        response = await http.post(path, content=body, headers=headers)
+        elapsed = time.perf_counter() - started
+        if response.status_code == 200 and response.json()["status"] == "succeeded":
+            latencies.append(elapsed)
+        else:
+            failures += 1
+    return failures
+
+
+async def webhook_bench(seconds: float, clients: int) -> None:
+    print("\nwebhook -> 3 no-op nodes -> response (HTTP, SQLite, 1 uvicorn process)")
+    with tempfile.TemporaryDirectory(prefix="tiangong-bench-") as data_dir:
+        port = _free_port()
+        server = await _start_server(data_dir, port)
+        try:
+            limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
+            ) as http:
+                path, secret = await _setup(http)
+                warm: list[float] = []  # first calls: imports, caches, connection setup
+                await asyncio.gather(
+                    *(
+                        _client(http, path, secret, time.perf_counter() + 2, warm)
+                        for _ in range(clients)
+                    )
+                )
+                latencies: list[float] = []
+                started = time.perf_counter()
+                failures = await asyncio.gather(
+                    *(
+                        _client(http, path, secret, started + seconds, latencies)
+                        for _ in range(clients)
+                    )
+                )
+                wall = time.perf_counter() - started
+        finally:
+            server.terminate()
+            await asyncio.wait_for(server.wait(), timeout=30)
+    rate = len(latencies) / wall
+    ordered = sorted(latencies)
+    p50 = ordered[len(ordered) // 2] * 1000 if ordered else float("nan")
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000 if ordered else 0.0
+    verdict = "meets" if rate >= 200 else "MISSES"
+    print(f"  clients {clients}, {wall:.1f} s, {len(latencies)} runs, {sum(failures)} failed")
+    print(f"  {rate:.1f} executions/s ({verdict} the target of at least 200)")
+    print(f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=2000, help="runs per side and graph")
     parser.add_argument("--batches", type=int, default=4, help="alternating batches")
+    parser.add_argument("--section", choices=("engine", "webhook", "all"), default="all")
+    parser.add_argument("--webhook-seconds", type=float, default=15, help="measured time")
+    parser.add_argument("--webhook-clients", type=int, default=16, help="concurrent clients")
     args = parser.parse_args()
+    if args.section in ("webhook", "all"):
+        await webhook_bench(args.webhook_seconds, args.webhook_clients)
+    if args.section == "webhook":
+        return
     try:
         import langgraph  # noqa: F401
 
