@@ -332,6 +332,7 @@ async def test_create_execution_in_the_body_and_pause_errors(
     assert (await client.post(EXEC, json=replay, headers=user_headers)).json()["id"] == (
         first.json()["id"]
     )
+    await wait_for(client, user_headers, first.json()["id"], "paused")
     for body in [{}, {"workflow_id": wf["id"], "mode": "later"}, {"workflow_id": "x" * 37}]:
         response = await client.post(EXEC, json=body, headers=user_headers)
         assert response.status_code == 422, body
