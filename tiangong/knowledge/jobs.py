@@ -23,7 +23,7 @@ from tiangong.config import Settings, get_settings
 from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
 from tiangong.knowledge import ingest, repository
-from tiangong.queue import Consumer, Queue, get_queue
+from tiangong.queue import Consumer, Queue, close_queue, get_queue
 from tiangong.queue.memory import MemoryQueue
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,15 @@ def runner() -> JobRunner:
     if _runner is None:
         _runner = build_runner(get_settings(), get_queue())
     return _runner
+
+
+async def shutdown() -> None:
+    """Stop this process's runner and close its queue; a later start builds new ones."""
+    global _runner
+    if _runner is not None:
+        await _runner.stop()
+    _runner = None
+    await close_queue()
 
 
 def worker_runner() -> JobRunner:

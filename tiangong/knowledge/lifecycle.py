@@ -37,7 +37,7 @@ async def start() -> None:
 
 
 async def stop() -> None:
-    await jobs.runner().stop()
+    await jobs.shutdown()
 
 
 class IngestionWorker:
