@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -18,7 +19,9 @@ from tests.api.test_workflows import approval_graph, create, wait_for
 from tests.conftest import parse_sse
 from tiangong.bus.redis import RedisBus
 from tiangong.config import get_settings
+from tiangong.db.engine import session_factory
 from tiangong.workflows import runner
+from tiangong.workflows.models import WorkflowRun
 
 EXEC = "/api/v1/executions"
 
@@ -354,3 +357,31 @@ async def test_create_execution_in_the_body_and_pause_errors(
         f"{EXEC}/{run['id']}/pause", params={"wait_s": -1}, headers=user_headers
     )
     assert response.status_code == 422
+
+
+async def test_a_pause_asked_from_another_process_is_seen_at_the_next_heartbeat(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    chat_model: dict[str, Any],
+    fake_llm: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(get_settings(), "workflow_heartbeat_s", 0.1)
+    fake_llm.script([{"content": "a long enough draft", "first_token_delay_ms": 1500}])
+    wf = await create(client, user_headers, review_graph())
+    body = {"workflow_id": wf["id"], "inputs": {"topic": "cats"}, "mode": "async"}
+    run_id = (await client.post(EXEC, json=body, headers=user_headers)).json()["id"]
+    for _ in range(100):  # the draft is under way (the runner has read its row)
+        run = (await client.get(f"{EXEC}/{run_id}", headers=user_headers)).json()
+        if any(n["node_id"] == "draft" for n in run["nodes"]):
+            break
+        await asyncio.sleep(0.02)
+    # The API process that took the request has no handle on the task: only the row says so.
+    async with session_factory()() as session:
+        await session.execute(
+            update(WorkflowRun).where(WorkflowRun.id == run_id).values(pause_requested=True)
+        )
+        await session.commit()
+    done = await wait_for(client, user_headers, run_id, "paused", "succeeded", "failed")
+    assert done["status"] == "paused" and done["pending_approvals"] == []
+    assert {n["node_id"] for n in done["nodes"]} == {"start", "draft"}
