@@ -7,12 +7,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from tiangong.conversations import repository
 from tiangong.conversations.history import view
 from tiangong.conversations.models import Conversation, Message
 from tiangong.conversations.schemas import MessageView
+from tiangong.db import one_hop
 from tiangong.db.base import new_id, utcnow
 from tiangong.db.engine import session_factory
 from tiangong.errors import BadRequest, NotFound
@@ -78,7 +81,6 @@ async def _conversation(session: AsyncSession, request: TurnRequest) -> tuple[Co
         model_ref=request.model.name[:100],
         message_count=0,
     )
-    session.add(created)
     return created, True
 
 
@@ -128,9 +130,50 @@ async def _prepare_retry(
     if answer is not None and answer.retry_group_id != group:
         answer.retry_group_id, answer.retry_index = group, 1
         touched.append(answer)
-    members = await repository.group_members(session, conversation.id, group)
+    # Reads run without autoflush, so messages that join the group here are not in `members`.
+    members = [*await repository.group_members(session, conversation.id, group), *touched]
     index = max((m.retry_index or 0 for m in members if m.role == "assistant"), default=0) + 1
     return question, group, index, touched
+
+
+@dataclass
+class _Writes:
+    """What a turn stores, decided by the read phase: plain objects, no session attached."""
+
+    conversation_id: str
+    new_conversation: Conversation | None
+    question: Message | None  # None on a retry: the question exists
+    answer: Message
+    # (message id, retry_group_id, retry_index) of earlier messages joining the retry group.
+    retry_fields: list[tuple[int, str | None, int | None]]
+
+
+def _store(session: Session, writes: _Writes) -> tuple[MessageView | None, MessageView]:
+    """The write phase, as plain synchronous ORM code (see `db.one_hop`)."""
+    added = 1 if writes.question is None else 2
+    now = utcnow()
+    if writes.new_conversation is not None:
+        writes.new_conversation.message_count = added
+        writes.new_conversation.last_message_at = now
+        session.add(writes.new_conversation)
+    else:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == writes.conversation_id)
+            .values(message_count=Conversation.message_count + added, last_message_at=now)
+        )
+    for message_id, group, index in writes.retry_fields:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(retry_group_id=group, retry_index=index)
+        )
+    if writes.question is not None:
+        session.add(writes.question)
+    session.add(writes.answer)
+    session.flush()
+    question = view(writes.question) if writes.question is not None else None
+    return question, view(writes.answer)
 
 
 async def prepare_turn(
@@ -140,53 +183,60 @@ async def prepare_turn(
     the new messages are being stored, so their insert is off the time to first token. The
     caller still waits for the commit before anything reaches the client."""
     async with session_factory()() as session:
-        conversation, created = await _conversation(session, request)
-        group: str | None = None
-        index: int | None = None
-        touched: list[Message] = []
-        question: Message | None = None
-        if request.retry is not None:
-            question, group, index, touched = await _prepare_retry(
-                session, conversation, request.retry
-            )
-        rows = [] if created else await repository.messages(session, conversation.id)
-        earlier = [m for m in rows if question is None or m.id < question.id]
-        content = question.content if question is not None else request.message
-        context = build_context(
-            request.system_prompt,
-            chat_history(earlier),
-            ChatMessage(role="user", content=content),
-            budget_tokens=request.model.context_window,
-            reserve_output_tokens=request.model.max_tokens or 1024,
-        )
-        if begin is not None:
-            begin(conversation.id, context)
-        if question is None:
-            question = Message(
-                uid=new_id(), conversation_id=conversation.id, role="user", content=request.message
-            )
-            session.add(question)
-            conversation.message_count += 1
-        answer = Message(
+        with session.no_autoflush:
+            conversation, created = await _conversation(session, request)
+            group: str | None = None
+            index: int | None = None
+            touched: list[Message] = []
+            question: Message | None = None
+            if request.retry is not None:
+                question, group, index, touched = await _prepare_retry(
+                    session, conversation, request.retry
+                )
+            rows = [] if created else await repository.messages(session, conversation.id)
+            earlier = [m for m in rows if question is None or m.id < question.id]
+            # Views now: the read session ends without writing, and the writes happen elsewhere.
+            question_view = view(question) if question is not None else None
+            touched_views = [view(m) for m in touched]
+            retry_fields = [(m.id, m.retry_group_id, m.retry_index) for m in touched]
+            conversation_id = conversation.id
+    content = question_view.content if question_view is not None else request.message
+    context = build_context(
+        request.system_prompt,
+        chat_history(earlier),
+        ChatMessage(role="user", content=content),
+        budget_tokens=request.model.context_window,
+        reserve_output_tokens=request.model.max_tokens or 1024,
+    )
+    if begin is not None:
+        begin(conversation_id, context)
+    writes = _Writes(
+        conversation_id=conversation_id,
+        new_conversation=conversation if created else None,
+        question=None
+        if question_view is not None
+        else Message(
+            uid=new_id(), conversation_id=conversation_id, role="user", content=request.message
+        ),
+        answer=Message(
             uid=new_id(),
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             role="assistant",
             status="streaming",
             model=request.model.model_name[:200],
             retry_group_id=group,
             retry_index=index,
-        )
-        session.add(answer)
-        conversation.message_count += 1
-        conversation.last_message_at = utcnow()
-        await session.flush()
-        prepared = PreparedTurn(
-            conversation_id=conversation.id,
-            created=created,
-            user_message=view(question),
-            assistant=view(answer),
-            touched=[view(m) for m in touched if m.id != question.id],
-            context=context,
-        )
-        await session.commit()
-    return prepared
+        ),
+        retry_fields=retry_fields,
+    )
+    stored_question, answer_view = await one_hop.write(lambda sync: _store(sync, writes))
+    user_view = stored_question or question_view
+    assert user_view is not None
+    return PreparedTurn(
+        conversation_id=conversation_id,
+        created=created,
+        user_message=user_view,
+        assistant=answer_view,
+        touched=[m for m in touched_views if m.id != user_view.id],
+        context=context,
+    )

@@ -23,7 +23,7 @@ from sqlalchemy import update
 
 from tiangong.conversations import history
 from tiangong.conversations.context import prepare_turn
-from tiangong.conversations.models import Conversation, Message
+from tiangong.conversations.models import Message
 from tiangong.conversations.schemas import MessageView
 from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
@@ -229,6 +229,14 @@ async def _generate(
                     continue
                 _observe(emit, progress, event, stage_mode)
                 emit(event.type, event.to_dict())
+                if not ready.done():
+                    # Hold the rest of the stream until the messages are stored: parsing it now
+                    # would only compete with that insert for the event loop.
+                    await asyncio.shield(ready)
+                else:
+                    # Chunks already buffered would otherwise be parsed in one go, keeping the
+                    # event loop from the writer that relays them (and every other request).
+                    await asyncio.sleep(0)
     except asyncio.CancelledError:
         status = "incomplete"
         raise
@@ -342,12 +350,9 @@ async def _save(final: MessageView) -> None:
     for attempt in range(3):
         try:
             async with session_factory()() as session:
+                # The conversation's last_message_at stays the turn's start (set with the
+                # messages): lists order by when people wrote, not by when answers landed.
                 await session.execute(update(Message).where(Message.id == final.id).values(values))
-                await session.execute(
-                    update(Conversation)
-                    .where(Conversation.id == final.conversation_id)
-                    .values(last_message_at=utcnow())
-                )
                 await session.commit()
             return
         except Exception:

@@ -18,7 +18,7 @@ _engine: AsyncEngine | None = None
 _sessions: async_sessionmaker[AsyncSession] | None = None
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     # WAL lets readers run while one writer commits; busy_timeout queues writers instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -36,7 +36,7 @@ def build_engine(url: str) -> AsyncEngine:
         kwargs["pool_recycle"] = 3600
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
     return engine
 
 
@@ -59,6 +59,9 @@ def session_factory() -> async_sessionmaker[AsyncSession]:
 
 async def dispose_engine() -> None:
     global _engine, _sessions
+    from tiangong.db import one_hop  # imports this module
+
+    one_hop.dispose()
     if _engine is not None:
         await _engine.dispose()
     _engine = None
