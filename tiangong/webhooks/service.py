@@ -170,7 +170,9 @@ async def _run(
         timeout_s=delivery.timeout_s,
         idempotency_key=delivery.idempotency_key,
     )
-    return await workflows_service.execute(session, owner, workflow.id, request, trigger="webhook")
+    return await workflows_service.execute(
+        session, owner, workflow.id, request, trigger="webhook", workflow=workflow
+    )
 
 
 async def trigger_by_id(

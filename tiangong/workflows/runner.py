@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +32,7 @@ from tiangong.runtime.workflow import ApprovalDecision, WorkflowEngine, Workflow
 from tiangong.workflows import services
 from tiangong.workflows.checkpoint import DbCheckpointStore
 from tiangong.workflows.models import WorkflowRun, WorkflowVersion
+from tiangong.workflows.writer import drain, writer
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +67,22 @@ def task_of(run_id: str) -> asyncio.Task[None] | None:
     return _running.get(run_id)
 
 
-def start(run_id: str, decisions: dict[str, ApprovalDecision] | None = None) -> asyncio.Task[None]:
-    task = asyncio.get_running_loop().create_task(_execute(run_id, decisions or {}))
+@dataclass(frozen=True)
+class Fresh:
+    """What `execute()` already holds for a run it just created: no need to read it back."""
+
+    definition: dict[str, Any]
+    user: User
+    inputs: dict[str, Any]
+
+
+def start(
+    run_id: str,
+    decisions: dict[str, ApprovalDecision] | None = None,
+    *,
+    fresh: Fresh | None = None,
+) -> asyncio.Task[None]:
+    task = asyncio.get_running_loop().create_task(_execute(run_id, decisions or {}, fresh))
     _running[run_id] = task
     _pausing.discard(run_id)
     task.add_done_callback(lambda _: _forget(run_id, task))
@@ -87,13 +104,8 @@ def cancel(run_id: str) -> bool:
 
 
 async def _set(run_id: str, **values: Any) -> None:
-    async with session_factory()() as session:
-        await session.execute(
-            update(WorkflowRun)
-            .where(WorkflowRun.id == run_id, WorkflowRun.status != "cancelled")
-            .values(**values)
-        )
-        await session.commit()
+    """Through the checkpoint writer, so it lands after the run's earlier saves."""
+    await writer().run(run_id, values)
 
 
 async def _heartbeat(run_id: str) -> None:
@@ -112,39 +124,56 @@ async def _heartbeat(run_id: str) -> None:
             logger.warning("workflow run %s: heartbeat failed", run_id, exc_info=True)
 
 
-async def _execute(run_id: str, decisions: dict[str, ApprovalDecision]) -> None:
-    beat = asyncio.create_task(_heartbeat(run_id))
-    try:
-        async with session_factory()() as session:
-            run = await session.get(WorkflowRun, run_id)
-            if run is None or run.status == "cancelled":
-                return
-            version = (
-                (
-                    await session.execute(
-                        select(WorkflowVersion).where(
-                            WorkflowVersion.workflow_id == run.workflow_id,
-                            WorkflowVersion.version == run.version,
-                        )
+async def _load(run_id: str) -> tuple[dict[str, Any], User, dict[str, Any], dict[str, Any]] | None:
+    """The run's definition, owner, inputs and overrides; None if it is not to run."""
+    async with session_factory()() as session:
+        run = await session.get(WorkflowRun, run_id)
+        if run is None or run.status == "cancelled":
+            return None
+        version = (
+            (
+                await session.execute(
+                    select(WorkflowVersion).where(
+                        WorkflowVersion.workflow_id == run.workflow_id,
+                        WorkflowVersion.version == run.version,
                     )
                 )
-                .scalars()
-                .first()
             )
-            user = await session.get(User, run.owner_id)
-            inputs = dict(run.inputs or {})
-            overrides = dict(run.overrides or {})
-            if run.pause_requested:
-                _pausing.add(run_id)
-        if version is None or user is None:
-            await _fail(run_id, _gone())
-            return
-        store = DbCheckpointStore()
-        engine = WorkflowEngine(
-            version.snapshot.get("definition") or {},
-            services.build(user, run_id),
-            checkpoint=store,
+            .scalars()
+            .first()
         )
+        user = await session.get(User, run.owner_id)
+        if run.pause_requested:
+            _pausing.add(run_id)
+    if version is None or user is None:
+        raise _Gone
+    definition = version.snapshot.get("definition") or {}
+    return definition, user, dict(run.inputs or {}), dict(run.overrides or {})
+
+
+class _Gone(Exception):
+    pass
+
+
+async def _execute(
+    run_id: str, decisions: dict[str, ApprovalDecision], fresh: Fresh | None
+) -> None:
+    beat = asyncio.create_task(_heartbeat(run_id))
+    try:
+        if fresh is not None:
+            overrides: dict[str, Any] = {}
+            definition, user, inputs = fresh.definition, fresh.user, fresh.inputs
+        else:
+            try:
+                loaded = await _load(run_id)
+            except _Gone:
+                await _fail(run_id, _gone())
+                return
+            if loaded is None:
+                return
+            definition, user, inputs, overrides = loaded
+        store = DbCheckpointStore(fresh=fresh is not None)
+        engine = WorkflowEngine(definition, services.build(user, run_id), checkpoint=store)
         state = await store.load(run_id)
 
         def should_pause() -> bool:
@@ -157,7 +186,10 @@ async def _execute(run_id: str, decisions: dict[str, ApprovalDecision]) -> None:
                 run_id, state, decisions=decisions, should_pause=should_pause, overrides=overrides
             )
         async for event in events:
-            await _publish(event)
+            # Published once the records behind it are committed (watchers read a snapshot).
+            store.after_commit(run_id, functools.partial(_publish, event))
+        # The run's final state is durable before the task ends (a sync caller reads it).
+        await store.flush()
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await asyncio.shield(_cancelled(run_id))
@@ -179,9 +211,13 @@ async def _publish(event: WorkflowEvent) -> None:
 
 async def _fail(run_id: str, error: dict[str, Any]) -> None:
     """The run failed outside the engine (no run_failed event of its own)."""
-    await _set(run_id, status="failed", finished_at=utcnow(), error=error)
     payload = {"type": "run_failed", "error": error, "node_id": None, "at": time.time()}
-    await announce(run_id, payload)
+    try:
+        done = writer().run(run_id, {"status": "failed", "finished_at": utcnow(), "error": error})
+        writer().after_commit(run_id, functools.partial(announce, run_id, payload))
+        await asyncio.shield(done)
+    except Exception:
+        logger.warning("workflow run %s: recording the failure failed", run_id, exc_info=True)
 
 
 def _gone() -> dict[str, str]:
@@ -273,3 +309,5 @@ async def stop_recovery(grace_s: float = 5.0) -> None:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=5)
+    # What the runs saved is committed before the connections close.
+    await drain()

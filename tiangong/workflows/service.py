@@ -210,9 +210,12 @@ async def execute(
     data: ExecuteRequest,
     *,
     trigger: str = "api",
+    workflow: Workflow | None = None,
 ) -> tuple[RunDetail, bool]:
-    """Returns the run and whether it was created now (False: an idempotent replay)."""
-    workflow = await _own(session, user, workflow_id)
+    """Returns the run and whether it was created now (False: an idempotent replay).
+    `workflow`: the user's workflow, if the caller loaded it already (a webhook's target)."""
+    if workflow is None or workflow.id != workflow_id or workflow.owner_id != user.id:
+        workflow = await _own(session, user, workflow_id)
     if data.idempotency_key:
         existing = await repository.run_by_key(session, user, data.idempotency_key)
         if existing is not None:
@@ -237,9 +240,11 @@ async def execute(
     )
     await repository.add(session, run)
     run_id = run.id
-    # The detached run reads and writes in its own transactions: ours must be committed first.
+    # The detached run writes in its own transactions: ours must be committed first.
     await session.commit()
-    task = runner.start(run_id)
+    # The definition is this version's snapshot: the runner need not read anything back.
+    prepared = runner.Fresh(workflow.definition, user, dict(data.inputs))
+    task = runner.start(run_id, fresh=prepared)
     if data.mode == "sync":
         await asyncio.wait({task}, timeout=data.timeout_s)
     fresh = await repository.get_run(session, user, run_id)
