@@ -19,8 +19,9 @@ Prints mean and p50 microseconds per run and the ratio Tiangong / LangGraph (the
 most 0.5). LangGraph is a benchmark-only dependency: `.venv/bin/pip install langgraph`.
 
 The `webhook` section (`--section webhook`) measures the whole platform over HTTP: it starts
-`tiangong serve` (one uvicorn process, SQLite in a temp data dir), creates the workflow
-`start -> 3 no-op nodes -> end` and its webhook, then N concurrent clients send signed sync
+`tiangong serve` (`--workers` uvicorn processes, default 1; SQLite in a temp data dir),
+creates the workflow `start -> 3 no-op nodes -> end` and its webhook, then N concurrent
+clients (`--webhook-clients`, default 16) send signed sync
 webhook calls for a fixed time. It prints executions per second (target: at least 200 on
 2 cores) and p50/p99 latency.
 """
@@ -204,7 +205,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _start_server(data_dir: str, port: int) -> asyncio.subprocess.Process:
+async def _start_server(data_dir: str, port: int, workers: int) -> asyncio.subprocess.Process:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -212,6 +213,7 @@ async def _start_server(data_dir: str, port: int) -> asyncio.subprocess.Process:
     }
     env.update(TIANGONG_DATA_DIR=data_dir, TIANGONG_LOG_LEVEL="WARNING")
     command = [sys.executable, "-m", "tiangong.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
     server = await asyncio.create_subprocess_exec(*command, env=env, cwd=data_dir)
     async with httpx.AsyncClient() as http:
         for _ in range(300):
@@ -266,11 +268,11 @@ async def _client(
     return failures
 
 
-async def webhook_bench(seconds: float, clients: int) -> None:
-    print("\nwebhook -> 3 no-op nodes -> response (HTTP, SQLite, 1 uvicorn process)")
+async def webhook_bench(seconds: float, clients: int, workers: int) -> None:
+    print(f"\nwebhook -> 3 no-op nodes -> response (HTTP, SQLite, {workers} uvicorn worker(s))")
     with tempfile.TemporaryDirectory(prefix="tiangong-bench-") as data_dir:
         port = _free_port()
-        server = await _start_server(data_dir, port)
+        server = await _start_server(data_dir, port, workers)
         try:
             limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
             async with httpx.AsyncClient(
@@ -313,9 +315,10 @@ async def main() -> None:
     parser.add_argument("--section", choices=("engine", "webhook", "all"), default="all")
     parser.add_argument("--webhook-seconds", type=float, default=15, help="measured time")
     parser.add_argument("--webhook-clients", type=int, default=16, help="concurrent clients")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     if args.section in ("webhook", "all"):
-        await webhook_bench(args.webhook_seconds, args.webhook_clients)
+        await webhook_bench(args.webhook_seconds, args.webhook_clients, args.workers)
     if args.section == "webhook":
         return
     try:
