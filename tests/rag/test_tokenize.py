@@ -93,3 +93,20 @@ def test_nothing_is_written_to_the_temp_dir_by_default() -> None:
 def test_full_width_letters_and_digits_match_ascii(tokenizer: KeywordTokenizer) -> None:
     assert tokenizer.tokens("ＧＰＴ４模型") == tokenizer.tokens("GPT4模型")
     assert ("gpt4", 0, 4) in tokenizer.token_spans("ＧＰＴ４模型")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["检索", "信息检索 系统", "studies of GPT4", "检索 study ＧＰＴ４", "的 the", "无关词"],
+)
+def test_token_spans_of_some_terms_equal_the_filtered_spans(
+    tokenizer: KeywordTokenizer, query: str
+) -> None:
+    text = (
+        "我们构建了一个信息检索系统，用于内部文档。Several studies of GPT4 models, "
+        "ＧＰＴ４模型的检索质量取决于分词和排序。系统 studied retrieval; 检索！"
+    )
+    terms = set(tokenizer.tokens(query))
+    expected = [span for span in tokenizer.token_spans(text) if span[0] in terms]
+    assert tokenizer.token_spans(text, only=terms) == expected
+    assert tokenizer.token_spans(text, only=set()) == []

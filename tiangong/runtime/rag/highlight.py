@@ -50,7 +50,7 @@ def highlights(
 
 
 def _matches(text: str, terms: set[str], tokenizer: KeywordTokenizer) -> list[_Match]:
-    spans = sorted((a, b, t) for t, a, b in tokenizer.token_spans(text) if t in terms)
+    spans = sorted((a, b, t) for t, a, b in tokenizer.token_spans(text, only=terms))
     merged: list[_Match] = []
     # Search-mode words overlap (信息检索 contains 检索): merge them into one mark.
     for a, b, term in spans:
