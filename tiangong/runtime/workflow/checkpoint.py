@@ -1,11 +1,13 @@
 """What the engine records of a run, and the store it records into.
 
 The engine saves a node's record when the node starts and again when it ends, waits or is
-skipped, and the run's record when the run starts, pauses, resumes and ends; every save
-happens before the matching event is yielded. `resume` rebuilds a run from these records alone:
-a node recorded as finished is never run again, a node recorded as running (the process died
-under it) or failed with on_error="fail" is run again. The platform's store writes them to
-its database; `MemoryCheckpointStore` serves tests and embedded use.
+skipped, and the run's record when the run starts, pauses, resumes and ends; every save is
+handed to the store before the matching event is yielded. `resume` rebuilds a run from these
+records alone: a node recorded as finished is never run again, a node recorded as running (the
+process died under it) or failed with on_error="fail" is run again. A store may write behind
+(the platform's groups commits across runs), as long as what it has made durable is always a
+prefix of what it was given, in order: then a crash loses only unrecorded progress, which resume
+runs again. `MemoryCheckpointStore` serves tests and embedded use.
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class RunState:
 
 
 class CheckpointStore(Protocol):
-    """Durable run records. A save must be durable when it returns."""
+    """Run records, durable in the order they were saved (see the module docstring)."""
 
     async def save_run(self, record: RunRecord) -> None: ...
 
