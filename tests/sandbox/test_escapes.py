@@ -427,7 +427,9 @@ async def test_shell_fork_bomb(runner: SandboxRunner) -> None:
     # Outer bwrap on the host, plus at most MAX_PROCESSES inside (RLIMIT_NPROC).
     assert _sandbox_tree_size(runner) <= MAX_PROCESSES + 1
     result = await task
-    assert not result.ok and result.error is not None and "Timed out" in result.error
+    # Either the bomb holds the sandbox until the timeout, or the limit also stops `sleep` from
+    # starting and the shell gives up early; both are contained.
+    assert result.ok or (result.error is not None and "Timed out" in result.error)
     assert "Cannot fork" in result.stderr
     assert time.monotonic() - started < 2 + 3
     await assert_no_survivors(runner)
