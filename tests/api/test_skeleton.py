@@ -63,3 +63,27 @@ async def test_docs_and_openapi_list_auth_and_model_configs(client: httpx.AsyncC
         "/api/v1/model-configs/{config_id}/test",
     ):
         assert path in paths
+
+
+async def test_nul_characters_are_bad_input_not_a_crash(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    # PostgreSQL refuses NUL in text; other databases store or match it. Never a 500.
+    pg = backends.BACKEND == "postgres"
+    response = await client.get("/api/v1/agents/%00", headers=user_headers)
+    assert response.status_code == (400 if pg else 404), response.text
+    assert response.json()["error"] == ("BAD_REQUEST" if pg else "AGENT_NOT_FOUND")
+    response = await client.post("/api/v1/agents", json={"name": "a\x00b"}, headers=user_headers)
+    assert response.status_code == (400 if pg else 201), response.text
+    response = await client.post(
+        "/api/v1/auth/login", data={"username": "a\x00@example.com", "password": "x\x00"}
+    )
+    assert response.status_code == (400 if pg else 401), response.text
+    assert "message" in response.json()
+    response = await client.get(
+        "/api/v1/agent/conversation-history",
+        params={"conversation_id": "\x00"},
+        headers=user_headers,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["status"].startswith("400")

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tiangong.errors import AppError
@@ -33,6 +33,9 @@ _HTTP_CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "TOO_MANY_REQUESTS",
 }
+
+# character_not_in_repertoire, untranslatable_character
+_BAD_TEXT_SQLSTATES = {"22021", "22P05"}
 
 
 def platform_format(status: int, code: str, message: str, details: Any) -> JSONResponse:
@@ -96,6 +99,17 @@ def install_error_handlers(app: FastAPI) -> None:
         # Services check uniqueness first; this catches the race between two writers.
         log.warning("integrity error: %s", exc.orig)
         return _respond(request, 409, "CONFLICT", "The change conflicts with existing data")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # PostgreSQL refuses NUL (and untranslatable) characters in text, wherever the user
+        # put them: a path id, a query, a form or a JSON string. That is bad input, not a crash.
+        if getattr(exc.orig, "sqlstate", None) in _BAD_TEXT_SQLSTATES:
+            return _respond(
+                request, 400, "BAD_REQUEST", "Text must not contain NUL or invalid characters"
+            )
+        log.error("database error", exc_info=exc)
+        return _respond(request, 500, "INTERNAL_ERROR", "Internal server error")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
