@@ -222,9 +222,13 @@ def test_every_route_is_swept(app: FastAPI) -> None:
     assert len(routes) > 100
     openapi = app.openapi()["paths"]
     # A route hidden from the schema gets no generated body; it must not need one.
+    maker = BodyMaker(app.openapi())
     for method, path, ctx in routes:
         if path not in openapi and path != "/docs":
             assert ctx.body_field is None, f"{method} {path}: body but no schema to sweep it"
+        if ctx.body_field is not None:
+            operation = openapi[path][method.lower()]
+            assert list(maker.variants(operation)), f"{method} {path}: body the sweep cannot make"
 
 
 async def test_bad_input_never_answers_500(
@@ -371,6 +375,48 @@ async def _owned_by_alice(
     }
 
 
+def owned_values(path: str, owned: dict[str, str]) -> dict[str, str]:
+    """Path parameter -> one of Alice's ids, for the parameters of `path` that name one."""
+    if path.startswith("/api/v1/workflows/templates"):
+        return {}  # built-in catalogue ids, not user resources
+    values = {p: owned[p] for p in path_params(path) if p in owned}
+    for key, value in owned.items():
+        if key.startswith("/") and key in path:
+            values[path_params(key)[0]] = value
+    return values
+
+
+async def test_bad_bodies_on_real_resources_never_answer_500(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    chat_model: dict[str, Any],
+    fake_llm: Any,
+) -> None:
+    """The same junk, sent to Alice's own resources, so it gets past the lookup."""
+    owned = await _owned_by_alice(client, user_headers, chat_model, fake_llm)
+    fake_llm.script([{"content": "ok"}] * 50)
+    openapi = app.openapi()
+    maker = BodyMaker(openapi)
+    sweep = Sweep(client, user_headers)
+    for method, path, _ in http_routes(app):
+        values = owned_values(path, owned)
+        if not values or method not in ("POST", "PUT", "PATCH") or (method, path) in PUBLIC:
+            continue
+        operation = openapi["paths"].get(path, {}).get(method.lower(), {})
+        url = fill(path, {**PLAIN_PARAMS, **values})
+        bodies: list[tuple[str, bytes | None, str | None]] = [("no-body", None, None)]
+        bodies += [(label, raw, "application/json") for label, raw in RAW_BODIES]
+        bodies += list(maker.variants(operation))
+        for label, raw, kind in bodies:
+            response = await sweep.send(method, url, label, content=raw, media=kind)
+            if response is not None:
+                sweep.check(method, path, url, label, response)
+    print(f"swept Alice's resources with {sweep.count} requests")
+    assert sweep.count > 300
+    sweep.report()
+
+
 async def test_another_users_resources_are_404(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -386,10 +432,7 @@ async def test_another_users_resources_are_404(
     checked = 0
     for method, path, _ in http_routes(app):
         operation = openapi["paths"].get(path, {}).get(method.lower(), {})
-        values = {p: owned[p] for p in path_params(path) if p in owned}
-        for key, value in owned.items():
-            if key.startswith("/") and key in path:
-                values[path_params(key)[0]] = value
+        values = owned_values(path, owned)
         query = {
             p["name"]: owned[p["name"]]
             for p in operation.get("parameters", [])
@@ -397,8 +440,6 @@ async def test_another_users_resources_are_404(
         }
         if (not values and not query) or (method, path) in PUBLIC:
             continue
-        if path.startswith("/api/v1/workflows/templates"):
-            continue  # built-in catalogue ids, not user resources
         checked += 1
         typical, media = maker.typical(operation)
         url = fill(path, {**PLAIN_PARAMS, **values})

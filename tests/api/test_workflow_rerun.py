@@ -131,6 +131,8 @@ async def test_rerun_rejects_bad_requests(
         response = await client.post(url, json=body, headers=user_headers)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["error"] == "VALIDATION_ERROR"
+        # Checks made by the service, too, answer the documented details[].
+        assert isinstance(response.json()["details"], list) and response.json()["details"]
     assert (await client.post(url, json={"from_node": "calc"})).status_code == 401
     response = await client.post(url, json={"from_node": "calc"}, headers=other_headers)
     assert response.status_code == 404

@@ -81,7 +81,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
         if exc.status >= 500:
             log.error("%s: %s", exc.code, exc.message)
-        return _respond(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+        details = exc.details
+        if exc.status == 422 and details is None:
+            # The documented 422 always has details[]; a check without a field names the request.
+            details = [{"field": "", "message": exc.message, "type": "value_error"}]
+        return _respond(request, exc.status, exc.code, exc.message, details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
