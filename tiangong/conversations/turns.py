@@ -25,8 +25,8 @@ from tiangong.conversations import history
 from tiangong.conversations.context import prepare_turn
 from tiangong.conversations.models import Message
 from tiangong.conversations.schemas import MessageView
+from tiangong.db import one_hop
 from tiangong.db.base import utcnow
-from tiangong.db.engine import session_factory
 from tiangong.llm_logs.recorder import recorder
 from tiangong.model_configs.service import ResolvedModel
 from tiangong.runtime.agent import (
@@ -347,13 +347,12 @@ async def _save(final: MessageView) -> None:
         "citations": final.citations,
         "updated_at": utcnow(),
     }
+    # The conversation's last_message_at stays the turn's start (set with the messages):
+    # lists order by when people wrote, not by when answers landed.
+    statement = update(Message).where(Message.id == final.id).values(values)
     for attempt in range(3):
         try:
-            async with session_factory()() as session:
-                # The conversation's last_message_at stays the turn's start (set with the
-                # messages): lists order by when people wrote, not by when answers landed.
-                await session.execute(update(Message).where(Message.id == final.id).values(values))
-                await session.commit()
+            await one_hop.write(lambda session: session.execute(statement))
             return
         except Exception:
             log.exception("saving answer %s failed (attempt %d)", final.id, attempt + 1)

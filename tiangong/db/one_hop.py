@@ -6,12 +6,17 @@ waits for a thread wake-up, so under load the insert takes several times its CPU
 the write therefore runs whole in one worker thread on a plain pysqlite engine (same file, same
 pragmas); on PostgreSQL and MySQL it runs through the async session (`run_sync`), whose drivers
 are natively async. Either way `fn` is ordinary synchronous ORM code, committed after it returns.
+
+On SQLite every such write goes through ONE writer thread: SQLite has a single writer anyway, and
+queueing here means the chat path's writes (a turn's messages, the previous turn's answer, the
+call log) wait their turn in order instead of meeting in SQLite's busy handler, which sleeps.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
@@ -22,6 +27,7 @@ from tiangong.db.engine import get_engine, session_factory, sqlite_pragmas
 T = TypeVar("T")
 
 _sync_engine: Engine | None = None
+_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
 
 def _sqlite_engine() -> Engine:
@@ -43,7 +49,7 @@ def _in_thread(fn: Callable[[Session], T]) -> T:
 
 async def write(fn: Callable[[Session], T]) -> T:
     if get_engine().dialect.name == "sqlite":
-        return await asyncio.to_thread(_in_thread, fn)
+        return await asyncio.get_running_loop().run_in_executor(_writer, _in_thread, fn)
     async with session_factory()() as session:
         result = await session.run_sync(fn)
         await session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from tiangong.db.engine import session_factory
+from tiangong.db import one_hop
 from tiangong.llm_logs.models import LLMCallLog
 from tiangong.runtime.llm import LLMCallRecord, OnCall
 
@@ -40,9 +40,7 @@ def recorder(
 
 async def _insert(row: LLMCallLog) -> None:
     try:
-        async with session_factory()() as session:
-            session.add(row)
-            await session.commit()
+        await one_hop.write(lambda session: session.add(row))
     except Exception:
         log.exception("could not record an LLM call")
 
