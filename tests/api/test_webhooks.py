@@ -135,7 +135,8 @@ async def test_signature_failures_are_401(
         "wrong secret": (body, signed("whsec_wrong", body)),
         "tampered body": (b'{"name": "eve"}', signed(hook["secret"], body)),
         "expired": (body, signed(hook["secret"], body, timestamp=int(time.time()) - 301)),
-        "future": (body, signed(hook["secret"], body, timestamp=int(time.time()) + 301)),
+        # Well past the window: the cases before it take time, and the window is checked later.
+        "future": (body, signed(hook["secret"], body, timestamp=int(time.time()) + 400)),
         "no headers": (body, {"Content-Type": "application/json"}),
         "no signature": (body, {"X-Tiangong-Timestamp": str(int(time.time()))}),
         "bad timestamp": (body, {**signed(hook["secret"], body), "X-Tiangong-Timestamp": "soon"}),
