@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -134,15 +135,22 @@ async def _crash_when(
     freeze: Any,
 ) -> str:
     """Start a run whose writer stops committing at the first batch `freeze` picks (the
-    process "dies" with that batch unwritten), then drop the run and its writer."""
+    process "dies" with that batch unwritten, apart from the run's own row, which the 202
+    answer waits for), then drop the run and its writer."""
     real = writer._write
     frozen = asyncio.Event()
 
-    async def write(inserts: Any, updates: Any, runs: Any) -> None:
-        if frozen.is_set() or freeze(inserts, updates):
+    async def write(batch: Any) -> None:
+        if frozen.is_set() or freeze(batch.inserts, batch.updates):
+            if batch.run_inserts:
+                # Only the row lands: the rest is lost with the process, and every later
+                # batch waits for ever.
+                await real(replace(batch, inserts={}, updates={}, run_values={}))
+                frozen.set()
+                return
             frozen.set()
             await asyncio.Event().wait()  # never commits
-        await real(inserts, updates, runs)
+        await real(batch)
 
     monkeypatch.setattr(writer, "_write", write)
     response = await client.post(
@@ -246,3 +254,60 @@ async def test_a_run_whose_row_is_gone_fails_alone_in_its_batch(
     assert live.exception() is None
     detail = await client.get(f"{EXEC}/{run_id}", headers=user_headers)
     assert detail.json()["error"] == {"code": "X", "message": "kept"}
+
+
+async def test_a_sync_answer_from_memory_equals_the_rows_read_back(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """A sync start answers from what the run saved (no read-back): it must be exactly what
+    GET /executions/{id} then reads from the database."""
+    workflow_id = await create(client, user_headers, noop_chain())
+    body = {"inputs": {"n": "7"}, "mode": "sync"}
+    response = await client.post(f"{API}/{workflow_id}/execute", json=body, headers=user_headers)
+    assert response.status_code == 200, response.text
+    answered = response.json()
+    assert answered["status"] == "succeeded" and answered["outputs"] == {"n": "7"}
+    stored = (await client.get(f"{EXEC}/{answered['id']}", headers=user_headers)).json()
+    assert answered == stored
+    assert [node["node_id"] for node in answered["nodes"]] == CHAIN
+
+
+async def test_an_async_start_is_durable_before_its_202(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """The new run's row is written with the writer's group commit, and the 202 waits for it."""
+    workflow_id = await create(client, user_headers, noop_chain())
+    body = {"inputs": {"n": "1"}, "mode": "async"}
+    response = await client.post(f"{API}/{workflow_id}/execute", json=body, headers=user_headers)
+    assert response.status_code == 202, response.text
+    run_id = response.json()["id"]
+    async with session_factory()() as session:
+        row = await session.get(WorkflowRun, run_id)
+    assert row is not None and row.trigger == "api" and row.inputs == {"n": "1"}
+
+
+async def test_an_update_that_matched_no_row_is_reported_as_diverged(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """A run cancelled while its runner saved: the runner's UPDATE skips the cancelled row,
+    and the writer says so, so a sync caller reads the row instead of trusting memory."""
+    workflow_id = await create(client, user_headers, noop_chain())
+    body = {"inputs": {"n": "1"}, "mode": "async"}
+    response = await client.post(f"{API}/{workflow_id}/execute", json=body, headers=user_headers)
+    run_id = response.json()["id"]
+    task = runner.task_of(run_id)
+    if task is not None:
+        await asyncio.wait({task}, timeout=10)
+    async with session_factory()() as session:
+        await session.execute(
+            update(WorkflowRun).where(WorkflowRun.id == run_id).values(status="cancelled")
+        )
+        await session.commit()
+    active = writer.writer()
+    active.watch(run_id)
+    await active.run(run_id, {"status": "succeeded"})
+    assert active.diverged(run_id) is True
+    assert active.diverged(run_id) is False  # reported once, and no longer watched
+    active.watch(run_id)
+    await active.run(run_id, {"heartbeat_at": utcnow()})  # the row is cancelled: still skipped
+    assert active.diverged(run_id) is True

@@ -345,3 +345,24 @@ async def test_events_serialise_with_their_type() -> None:
         payload = event.to_dict()
         assert "type" not in payload and payload["run_id"] == events[0].run_id
     assert [e.type for e in events][0] == "run_started"
+
+
+async def test_one_compiled_engine_bound_to_several_stores_runs_them_apart() -> None:
+    """`bind` reuses the validated, compiled workflow with another checkpoint store and
+    services; the bound copies share nothing a run writes."""
+    compiled = WorkflowEngine(
+        chain(node("start", "start"), node("mid", "variable_assign"), node("end", "end"))
+    )
+    stores = [MemoryCheckpointStore() for _ in range(3)]
+    runs = [
+        run_all(compiled.bind(checkpoint=store), {}, run_id=f"r{i}")
+        for i, store in enumerate(stores)
+    ]
+    results = await asyncio.gather(*runs)
+    for i, (events, store) in enumerate(zip(results, stores, strict=True)):
+        assert events[-1].type == "run_finished", events[-1]
+        state = await store.load(f"r{i}")
+        assert state is not None and set(state.nodes) == {"start", "mid", "end"}
+        others = [await other.load(f"r{i}") for other in stores if other is not store]
+        assert others == [None, None]
+    assert compiled.checkpoint is None  # the original is untouched

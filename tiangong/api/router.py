@@ -27,12 +27,15 @@ from tiangong.workflows.templates.endpoints import router as workflow_templates_
 from tiangong.workflows.watch import router as workflow_watch_router
 
 api_router = APIRouter(prefix="/api/v1")
+# Routes are matched in order, one router after another: machine-driven hot paths come first
+# (webhook deliveries, chat streams); their prefixes are not shared with the routers below.
+api_router.include_router(webhooks_trigger_router)
+api_router.include_router(chat_router)
+api_router.include_router(smartflow_router)
 api_router.include_router(auth_router)
 api_router.include_router(model_configs_router)
 api_router.include_router(agents_router)
 api_router.include_router(agent_runs_router)
-api_router.include_router(chat_router)
-api_router.include_router(smartflow_router)
 api_router.include_router(tools_router)
 api_router.include_router(mcp_router)
 api_router.include_router(knowledge_router)
@@ -46,6 +49,5 @@ api_router.include_router(node_templates_router)
 api_router.include_router(node_test_router)
 api_router.include_router(execution_logs_router)
 api_router.include_router(webhooks_manage_router)
-api_router.include_router(webhooks_trigger_router)
 api_router.include_router(schedules_router)
 api_router.include_router(batch_router)

@@ -30,6 +30,10 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def build_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite+aiosqlite"):
+        from tiangong.db import sqlite_async  # registers the dialect
+
+        url = url.replace("sqlite+aiosqlite", f"sqlite+{sqlite_async.DRIVER}", 1)
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 30}}
     elif url.startswith("mysql"):

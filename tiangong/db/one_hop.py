@@ -22,6 +22,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
+from tiangong.db import sqlite_async
 from tiangong.db.engine import get_engine, session_factory, sqlite_pragmas
 
 T = TypeVar("T")
@@ -49,7 +50,18 @@ def _in_thread(fn: Callable[[Session], T]) -> T:
 
 async def write(fn: Callable[[Session], T]) -> T:
     if get_engine().dialect.name == "sqlite":
-        return await asyncio.get_running_loop().run_in_executor(_writer, _in_thread, fn)
+        # Queued with the async engine's writers (see sqlite_async); released when the thread
+        # is done, even if the caller was cancelled meanwhile.
+        loop = asyncio.get_running_loop()
+        lock = sqlite_async.write_lock()
+        await sqlite_async.acquire(lock)
+        try:
+            job = _writer.submit(_in_thread, fn)
+        except BaseException:
+            lock.release()
+            raise
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(lock.release))
+        return await asyncio.wrap_future(job)
     async with session_factory()() as session:
         result = await session.run_sync(fn)
         await session.commit()

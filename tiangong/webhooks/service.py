@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiangong.auth.models import User
@@ -162,8 +163,12 @@ async def _run(
 ) -> tuple[RunDetail, bool]:
     webhook, workflow, owner = target
     inputs = _inputs(delivery.body)
-    # Flushed now; execute() commits it together with the run it creates.
-    webhook.last_triggered_at = utcnow()
+    # Committed together with the run it creates.
+    touch = (
+        sa.update(WorkflowWebhook)
+        .where(WorkflowWebhook.id == webhook.id)
+        .values(last_triggered_at=utcnow())
+    )
     request = ExecuteRequest(
         inputs=inputs,
         mode=delivery.mode,
@@ -171,7 +176,13 @@ async def _run(
         idempotency_key=delivery.idempotency_key,
     )
     return await workflows_service.execute(
-        session, owner, workflow.id, request, trigger="webhook", workflow=workflow
+        session,
+        owner,
+        workflow.id,
+        request,
+        trigger="webhook",
+        workflow=workflow,
+        extra_writes=(touch,),
     )
 
 

@@ -42,6 +42,9 @@ class DbCheckpointStore:
     def __init__(self, *, fresh: bool = False) -> None:
         self._fresh = fresh
         self._rows: set[str] = set()
+        # Everything saved, merged per row: the rows' values once `flush()` has returned.
+        self.run_values: dict[str, Any] = {}
+        self.node_values: dict[str, dict[str, Any]] = {}
         self._last: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
 
@@ -70,6 +73,7 @@ class DbCheckpointStore:
             "finished_at": to_dt(record.finished_at),
             "heartbeat_at": utcnow(),
         }
+        self.run_values.update(values)
         await self._saved(writer().run(record.run_id, values))
 
     async def save_node(self, run_id: str, record: NodeRecord) -> None:
@@ -93,6 +97,7 @@ class DbCheckpointStore:
             # Node runs list in creation order: the batch's clock would tie them.
             first = record.started_at or record.finished_at
             values["created_at"] = to_dt(first) if first is not None else utcnow()
+        self.node_values.setdefault(record.node_id, {"node_id": record.node_id}).update(values)
         await self._saved(writer().node(run_id, record.node_id, values, insert=insert))
 
     def after_commit(self, run_id: str, callback: Callback) -> None:

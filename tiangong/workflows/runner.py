@@ -29,7 +29,7 @@ from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
 from tiangong.errors import AppError
 from tiangong.runtime.workflow import ApprovalDecision, WorkflowEngine, WorkflowEvent
-from tiangong.workflows import services
+from tiangong.workflows import compiled, services
 from tiangong.workflows.checkpoint import DbCheckpointStore
 from tiangong.workflows.models import WorkflowRun, WorkflowVersion
 from tiangong.workflows.writer import drain, writer
@@ -67,13 +67,19 @@ def task_of(run_id: str) -> asyncio.Task[None] | None:
     return _running.get(run_id)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Fresh:
-    """What `execute()` already holds for a run it just created: no need to read it back."""
+    """What `execute()` already holds for a run it just created: no need to read it back.
+    Once the run has ended and everything it saved is committed, `final` holds what it saved
+    (the run row's values, each node row's values), unless the row may have changed
+    meanwhile; the caller can answer from it without reading the rows back."""
 
+    workflow_id: str
+    version: int
     definition: dict[str, Any]
     user: User
     inputs: dict[str, Any]
+    final: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None
 
 
 def start(
@@ -159,10 +165,13 @@ async def _execute(
     run_id: str, decisions: dict[str, ApprovalDecision], fresh: Fresh | None
 ) -> None:
     beat = asyncio.create_task(_heartbeat(run_id))
+    if fresh is not None:
+        writer().watch(run_id)
     try:
         if fresh is not None:
             overrides: dict[str, Any] = {}
             definition, user, inputs = fresh.definition, fresh.user, fresh.inputs
+            compiled_engine = compiled.engine(fresh.workflow_id, fresh.version, definition)
         else:
             try:
                 loaded = await _load(run_id)
@@ -172,8 +181,9 @@ async def _execute(
             if loaded is None:
                 return
             definition, user, inputs, overrides = loaded
+            compiled_engine = WorkflowEngine(definition)
         store = DbCheckpointStore(fresh=fresh is not None)
-        engine = WorkflowEngine(definition, services.build(user, run_id), checkpoint=store)
+        engine = compiled_engine.bind(services.build(user, run_id), store)
         state = await store.load(run_id)
 
         def should_pause() -> bool:
@@ -188,8 +198,12 @@ async def _execute(
         async for event in events:
             # Published once the records behind it are committed (watchers read a snapshot).
             store.after_commit(run_id, functools.partial(_publish, event))
-        # The run's final state is durable before the task ends (a sync caller reads it).
+        # The run's final state is durable, and its events are out, before the task ends: a
+        # sync caller's answer is never ahead of what watchers have been sent.
         await store.flush()
+        await writer().published()
+        if fresh is not None and not writer().diverged(run_id):
+            fresh.final = (store.run_values, store.node_values)
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await asyncio.shield(_cancelled(run_id))
@@ -203,6 +217,8 @@ async def _execute(
         await _fail(run_id, error)
     finally:
         beat.cancel()
+        if fresh is not None:
+            writer().diverged(run_id)  # stops watching
 
 
 async def _publish(event: WorkflowEvent) -> None:

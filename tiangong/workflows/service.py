@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tiangong.auth.models import User
 from tiangong.db.base import utcnow
 from tiangong.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from tiangong.runtime.workflow import ApprovalDecision, WorkflowInvalid, node_class, validate
+from tiangong.runtime.workflow import ApprovalDecision, node_class, validate
 from tiangong.schedules import repository as schedules_repository
 from tiangong.webhooks import repository as webhooks_repository
 from tiangong.workflows import repository, runner
+from tiangong.workflows.details import run_detail
+from tiangong.workflows.launch import execute as execute  # callers use service.execute
 from tiangong.workflows.models import Workflow, WorkflowNodeRun, WorkflowRun, WorkflowVersion
 from tiangong.workflows.schemas import (
-    ExecuteRequest,
-    NodeRunRead,
     RerunRequest,
     ResumeRequest,
     RunDetail,
@@ -189,67 +189,6 @@ async def import_workflow(session: AsyncSession, user: User, raw: bytes) -> Work
 
 
 # --- runs ----------------------------------------------------------------------------------
-
-
-async def run_detail(session: AsyncSession, run: WorkflowRun) -> RunDetail:
-    nodes = await repository.node_runs(session, run.id)
-    detail = RunDetail.model_validate(run)
-    detail.nodes = [NodeRunRead.model_validate(node) for node in nodes]
-    detail.pending_approvals = [
-        {"node_id": node.node_id, "approval_id": node.approval_id}
-        for node in nodes
-        if node.status == "waiting" and node.approval_id
-    ]
-    return detail
-
-
-async def execute(
-    session: AsyncSession,
-    user: User,
-    workflow_id: str,
-    data: ExecuteRequest,
-    *,
-    trigger: str = "api",
-    workflow: Workflow | None = None,
-) -> tuple[RunDetail, bool]:
-    """Returns the run and whether it was created now (False: an idempotent replay).
-    `workflow`: the user's workflow, if the caller loaded it already (a webhook's target)."""
-    if workflow is None or workflow.id != workflow_id or workflow.owner_id != user.id:
-        workflow = await _own(session, user, workflow_id)
-    if data.idempotency_key:
-        existing = await repository.run_by_key(session, user, data.idempotency_key)
-        if existing is not None:
-            if existing.workflow_id != workflow.id:
-                raise Conflict(
-                    "idempotency key already used for another workflow",
-                    code="IDEMPOTENCY_KEY_REUSED",
-                )
-            return await run_detail(session, existing), False
-    problems = _problems(workflow.definition)
-    if problems:
-        raise WorkflowInvalid(validate(workflow.definition))
-    run = WorkflowRun(
-        workflow_id=workflow.id,
-        version=workflow.version,
-        owner_id=user.id,
-        status="queued",
-        inputs=data.inputs,
-        idempotency_key=data.idempotency_key,
-        trigger=trigger,
-        heartbeat_at=utcnow(),
-    )
-    await repository.add(session, run)
-    run_id = run.id
-    # The detached run writes in its own transactions: ours must be committed first.
-    await session.commit()
-    # The definition is this version's snapshot: the runner need not read anything back.
-    prepared = runner.Fresh(workflow.definition, user, dict(data.inputs))
-    task = runner.start(run_id, fresh=prepared)
-    if data.mode == "sync":
-        await asyncio.wait({task}, timeout=data.timeout_s)
-    fresh = await repository.get_run(session, user, run_id)
-    assert fresh is not None
-    return await run_detail(session, fresh), True
 
 
 async def list_runs(

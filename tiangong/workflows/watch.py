@@ -25,7 +25,7 @@ from tiangong.chat.sse import HEADERS, frame
 from tiangong.db.engine import session_factory
 from tiangong.errors import NotFound, Unauthorized
 from tiangong.security.tokens import decode_access_token
-from tiangong.workflows import repository, runner, service
+from tiangong.workflows import details, repository, runner
 
 router = APIRouter(tags=["workflow executions"])
 
@@ -62,7 +62,7 @@ async def _snapshot(user: User, run_id: str) -> dict[str, Any] | None:
         run = await repository.get_run(session, user, run_id)
         if run is None:
             return None
-        detail = await service.run_detail(session, run)
+        detail = await details.run_detail(session, run)
     return {"type": "snapshot", "run_id": run_id, **detail.model_dump(mode="json")}
 
 

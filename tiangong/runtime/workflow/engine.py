@@ -20,6 +20,7 @@ from those records: finished nodes are never run again, nodes caught mid-run are
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 import uuid
@@ -155,6 +156,16 @@ class WorkflowEngine:
             compiled.out_edges = tuple(outgoing[node_id])
             compiled.predecessors = tuple(incoming[node_id])
         self._in_degree = {node_id: len(sources) for node_id, sources in incoming.items()}
+
+    def bind(
+        self, services: WorkflowServices | None = None, checkpoint: CheckpointStore | None = None
+    ) -> WorkflowEngine:
+        """This compiled workflow with other services and checkpoint store: validating and
+        compiling happen once per definition, not once per run."""
+        bound = copy.copy(self)
+        bound.services = services or WorkflowServices()
+        bound.checkpoint = checkpoint
+        return bound
 
     def _compile(self, node_id: str, spec: NodeBehaviour, on_error: OnError) -> _Compiled:
         cls = node_class(spec.type, spec.version)
