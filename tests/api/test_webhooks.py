@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from tiangong.webhooks import service as webhook_service
 from tiangong.webhooks.service import sign
 
 API = "/api/v1/workflows"
@@ -269,3 +272,26 @@ async def test_only_the_owner_manages_a_webhook(
     )
     assert response.status_code == 404
     assert (await client.get(f"{API}/{wf}/webhook", headers=user_headers)).json()["enabled"]
+
+
+async def test_last_triggered_at_is_written_at_most_about_once_a_second(
+    client: httpx.AsyncClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy webhook does not rewrite its row on every call."""
+    wf = await make_workflow(client, user_headers)
+    hook = await make_hook(client, user_headers, wf)
+
+    async def last() -> str | None:
+        got = (await client.get(f"{API}/{wf}/webhook", headers=user_headers)).json()
+        return got["last_triggered_at"]
+
+    assert await last() is None
+    assert (await fire(client, f"{HOOKS}/{wf}", hook["secret"], {"name": "a"})).status_code == 200
+    first = await last()
+    assert first is not None
+    assert (await fire(client, f"{HOOKS}/{wf}", hook["secret"], {"name": "b"})).status_code == 200
+    assert await last() == first  # within the second: not written again
+    monkeypatch.setattr(webhook_service, "TOUCH_EVERY", timedelta(0))
+    assert (await fire(client, f"{HOOKS}/{wf}", hook["secret"], {"name": "c"})).status_code == 200
+    later = await last()
+    assert later is not None and later > first
