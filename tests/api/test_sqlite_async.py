@@ -134,3 +134,30 @@ async def test_a_writer_that_never_finishes_fails_the_next_one_like_sqlite_would
     # The lock is free again once the holder's transaction ended.
     async with get_engine().begin() as conn:
         await conn.execute(insert(Workflow), [_workflow(owner, "after")])
+
+
+async def test_one_hop_writes_inline_and_waits_off_the_loop_for_another_process(
+    client: Any,
+) -> None:
+    """Chat writes run on the event loop (no thread hops) with SQLite's busy timeout at zero; a
+    lock held by another process (here a plain sqlite3 connection) sends the write to the
+    writer thread, so the event loop never sleeps in SQLite's busy handler."""
+    import sqlite3
+
+    owner = await _user_id(client)
+    await one_hop.write(lambda s: s.execute(insert(Workflow), [_workflow(owner, "inline")]))
+    other = sqlite3.connect(str(get_engine().url.database), timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    pending = asyncio.create_task(
+        one_hop.write(lambda s: s.execute(insert(Workflow), [_workflow(owner, "waited")]))
+    )
+    started = time.perf_counter()
+    await asyncio.sleep(0.2)
+    assert time.perf_counter() - started < 0.3  # the loop kept running
+    assert not pending.done()  # waiting for the other process
+    other.rollback()
+    other.close()
+    await asyncio.wait_for(pending, 10)
+    async with session_factory()() as session:
+        names = set((await session.execute(select(Workflow.name))).scalars())
+    assert {"inline", "waited"} <= names

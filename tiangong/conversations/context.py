@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from tiangong.conversations.turns import RetryRequest, TurnRequest
 
 TITLE_LENGTH = 40
+# Event-loop turns the model request needs to reach its socket (see prepare_turn).
+YIELDS_BEFORE_WRITE = 3
 
 
 @dataclass
@@ -210,6 +213,9 @@ async def prepare_turn(
     )
     if begin is not None:
         begin(conversation_id, context)
+        # Let the model request go out before the write below, which may hold the event loop.
+        for _ in range(YIELDS_BEFORE_WRITE):
+            await asyncio.sleep(0)
     writes = _Writes(
         conversation_id=conversation_id,
         new_conversation=conversation if created else None,

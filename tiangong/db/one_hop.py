@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tiangong.db import sqlite_async
@@ -41,6 +42,51 @@ def _sqlite_engine() -> Engine:
     return _sync_engine
 
 
+_inline_engine: Engine | None = None
+_inline_commits = 0
+CHECKPOINT_EVERY = 500
+
+
+def _no_waiting(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # Never sleep on the event loop: a lock held by another process fails at once (see write).
+    cursor.execute("PRAGMA busy_timeout=0")
+    # Checkpoints (which fsync) run on the writer thread instead (see _inline).
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+def _inline_sqlite_engine() -> Engine:
+    global _inline_engine
+    if _inline_engine is None:
+        url = get_engine().url.set(drivername="sqlite")
+        engine = create_engine(url, connect_args={"timeout": 0, "check_same_thread": False})
+        event.listen(engine, "connect", sqlite_pragmas)
+        event.listen(engine, "connect", _no_waiting)
+        _inline_engine = engine
+    return _inline_engine
+
+
+def _inline(fn: Callable[[Session], T]) -> T:
+    global _inline_commits
+    with Session(_inline_sqlite_engine(), expire_on_commit=False) as session:
+        result = fn(session)
+        session.commit()
+    _inline_commits += 1
+    if _inline_commits % CHECKPOINT_EVERY == 0:
+        _writer.submit(_checkpoint)
+    return result
+
+
+def _checkpoint() -> None:
+    with _sqlite_engine().connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _locked(exc: OperationalError) -> bool:
+    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
+
+
 def _in_thread(fn: Callable[[Session], T]) -> T:
     with Session(_sqlite_engine(), expire_on_commit=False) as session:
         result = fn(session)
@@ -50,11 +96,26 @@ def _in_thread(fn: Callable[[Session], T]) -> T:
 
 async def write(fn: Callable[[Session], T]) -> T:
     if get_engine().dialect.name == "sqlite":
-        # Queued with the async engine's writers (see sqlite_async); released when the thread
-        # is done, even if the caller was cancelled meanwhile.
+        # Queued with the async engine's writers (see sqlite_async).
         loop = asyncio.get_running_loop()
         lock = sqlite_async.write_lock()
         await sqlite_async.acquire(lock)
+        try:
+            # On the event loop: a short transaction costs less than two thread hops and the
+            # GIL changing hands, and the lock above means no writer of ours is in the way.
+            result = _inline(fn)
+        except OperationalError as exc:
+            if not _locked(exc):
+                lock.release()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        else:
+            lock.release()
+            return result
+        # Another process holds SQLite's lock: wait for it on the writer thread (the lock is
+        # released when the thread is done, even if the caller was cancelled meanwhile).
         try:
             job = _writer.submit(_in_thread, fn)
         except BaseException:
@@ -69,7 +130,8 @@ async def write(fn: Callable[[Session], T]) -> T:
 
 
 def dispose() -> None:
-    global _sync_engine
-    if _sync_engine is not None:
-        _sync_engine.dispose()
-        _sync_engine = None
+    global _sync_engine, _inline_engine
+    for engine in (_sync_engine, _inline_engine):
+        if engine is not None:
+            engine.dispose()
+    _sync_engine = _inline_engine = None
