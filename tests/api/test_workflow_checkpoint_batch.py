@@ -45,6 +45,15 @@ async def create(client: httpx.AsyncClient, headers: dict[str, str], definition:
     return str(response.json()["id"])
 
 
+async def start_noop(
+    client: httpx.AsyncClient, headers: dict[str, str], mode: str
+) -> httpx.Response:
+    """A new no-op chain workflow, started once with n=1."""
+    workflow_id = await create(client, headers, noop_chain())
+    body = {"inputs": {"n": "1"}, "mode": mode}
+    return await client.post(f"{API}/{workflow_id}/execute", json=body, headers=headers)
+
+
 async def test_concurrent_runs_are_all_recorded_in_few_transactions(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
@@ -240,9 +249,7 @@ async def test_a_node_recorded_as_succeeded_is_not_run_again_after_a_crash(
 async def test_a_run_whose_row_is_gone_fails_alone_in_its_batch(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
-    workflow_id = await create(client, user_headers, noop_chain())
-    body = {"inputs": {"n": "1"}, "mode": "sync"}
-    response = await client.post(f"{API}/{workflow_id}/execute", json=body, headers=user_headers)
+    response = await start_noop(client, user_headers, "sync")
     run_id = response.json()["id"]
     # One batch: a node of a run that no longer exists, and a change to a live run.
     out = writer.writer()
@@ -276,9 +283,7 @@ async def test_an_async_start_is_durable_before_its_202(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
     """The new run's row is written with the writer's group commit, and the 202 waits for it."""
-    workflow_id = await create(client, user_headers, noop_chain())
-    body = {"inputs": {"n": "1"}, "mode": "async"}
-    response = await client.post(f"{API}/{workflow_id}/execute", json=body, headers=user_headers)
+    response = await start_noop(client, user_headers, "async")
     assert response.status_code == 202, response.text
     run_id = response.json()["id"]
     async with session_factory()() as session:
@@ -291,9 +296,7 @@ async def test_an_update_that_matched_no_row_is_reported_as_diverged(
 ) -> None:
     """A run cancelled while its runner saved: the runner's UPDATE skips the cancelled row,
     and the writer says so, so a sync caller reads the row instead of trusting memory."""
-    workflow_id = await create(client, user_headers, noop_chain())
-    body = {"inputs": {"n": "1"}, "mode": "async"}
-    response = await client.post(f"{API}/{workflow_id}/execute", json=body, headers=user_headers)
+    response = await start_noop(client, user_headers, "async")
     run_id = response.json()["id"]
     task = runner.task_of(run_id)
     if task is not None:

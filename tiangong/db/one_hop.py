@@ -32,13 +32,19 @@ _sync_engine: Engine | None = None
 _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
 
+def _pysqlite(timeout: float, *on_connect: Callable[[Any, Any], None]) -> Engine:
+    """A plain pysqlite engine on the app's database file, with its pragmas."""
+    url = get_engine().url.set(drivername="sqlite")
+    engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+    for listener in (sqlite_pragmas, *on_connect):
+        event.listen(engine, "connect", listener)
+    return engine
+
+
 def _sqlite_engine() -> Engine:
     global _sync_engine
     if _sync_engine is None:
-        url = get_engine().url.set(drivername="sqlite")
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", sqlite_pragmas)
-        _sync_engine = engine
+        _sync_engine = _pysqlite(30)
     return _sync_engine
 
 
@@ -59,11 +65,7 @@ def _no_waiting(dbapi_conn: Any, _record: Any) -> None:
 def _inline_sqlite_engine() -> Engine:
     global _inline_engine
     if _inline_engine is None:
-        url = get_engine().url.set(drivername="sqlite")
-        engine = create_engine(url, connect_args={"timeout": 0, "check_same_thread": False})
-        event.listen(engine, "connect", sqlite_pragmas)
-        event.listen(engine, "connect", _no_waiting)
-        _inline_engine = engine
+        _inline_engine = _pysqlite(0, _no_waiting)
     return _inline_engine
 
 
