@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,8 +60,33 @@ async def _clear_cache() -> None:
         await close_cache()
 
 
+# A test that hangs (a deadlock between tasks) fails after this long, printing every task's
+# stack, instead of stalling the whole run until CI gives up.
+HANG_S = float(os.environ.get("TIANGONG_TEST_HANG_S", "240"))
+
+
+def _dump_tasks() -> None:
+    import sys
+
+    print(f"\n== test still running after {HANG_S:.0f} s; asyncio tasks:", file=sys.stderr)
+    tests_dir = str(Path(__file__).parent)
+    for task in asyncio.all_tasks():
+        print(f"-- {task!r}", file=sys.stderr)
+        task.print_stack(limit=25, file=sys.stderr)
+        # Cancel the test's own tasks (the test body, its fixtures) so the hang becomes a failure.
+        if any(frame.f_code.co_filename.startswith(tests_dir) for frame in task.get_stack()):
+            task.cancel()
+
+
 @pytest.fixture(autouse=True)
-async def clean_state() -> AsyncIterator[None]:
+async def hang_watchdog() -> AsyncIterator[None]:
+    handle = asyncio.get_running_loop().call_later(HANG_S, _dump_tasks)
+    yield
+    handle.cancel()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(hang_watchdog: None) -> AsyncIterator[None]:
     yield
     # Background work of the test (answers being saved, call logs) lands before the wipe.
     await drain_turns(grace_s=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -41,7 +42,7 @@ async def _history(
 
 
 async def _settle() -> None:
-    """Wait for answers whose database write follows the done event."""
+    """Wait for turns that are still finishing (their call log is written after `done`)."""
     for _ in range(200):
         if not turns._running:
             return
@@ -196,6 +197,7 @@ async def test_later_turns_see_only_the_latest_retry(
 
 
 async def test_history_is_served_from_cache_before_the_database_write_lands(
+    live_url: str,
     client: httpx.AsyncClient,
     user_headers: dict[str, str],
     chat_model: Any,
@@ -211,17 +213,34 @@ async def test_history_is_served_from_cache_before_the_database_write_lands(
 
     monkeypatch.setattr(turns, "_save", delayed_save)
     fake_llm.script([{"content": "optimistic"}])
-    events = await _chat(client, user_headers, message="q", model="worker")
-    cid = events[0][1]["conversation_id"]
-    data = await _history(client, user_headers, cid)
-    assert data[1]["content"] == "optimistic"
-    async with session_factory()() as session:
-        row = (
-            await session.execute(select(Message).where(Message.id == data[1]["id"]))
-        ).scalar_one()
-        assert row.status == "streaming" and row.content == ""
-    gate.set()
-    await _settle()
+    # The answer is saved before `done`, so the stream stays open while the save is held back;
+    # history read meanwhile must already hold the final answer (from the cache).
+    body = {"message": "q", "model": "worker"}
+    async with (
+        httpx.AsyncClient(base_url=live_url, timeout=10) as http,
+        http.stream("POST", CHAT, json=body, headers=user_headers) as response,
+    ):
+        lines = response.aiter_lines()
+        cid = None
+        async for line in lines:
+            if line.startswith("data:") and cid is None:
+                cid = json.loads(line[5:])["conversation_id"]
+                break
+        assert cid is not None
+        for _ in range(200):
+            data = await _history(client, user_headers, cid)
+            if len(data) == 2 and data[1]["content"] == "optimistic":
+                break
+            await asyncio.sleep(0.01)
+        assert data[1]["content"] == "optimistic"
+        async with session_factory()() as session:
+            row = (
+                await session.execute(select(Message).where(Message.id == data[1]["id"]))
+            ).scalar_one()
+            assert row.status == "streaming" and row.content == ""
+        gate.set()
+        rest = "\n".join([line async for line in lines])
+    assert "event: done" in rest
     async with session_factory()() as session:
         row = (
             await session.execute(select(Message).where(Message.id == data[1]["id"]))
@@ -378,6 +397,7 @@ async def test_another_users_conversation_is_unknown(
 
 
 async def test_retry_before_the_first_answer_reaches_the_database_keeps_both_versions(
+    live_url: str,
     client: httpx.AsyncClient,
     user_headers: dict[str, str],
     chat_model: Any,
@@ -393,22 +413,44 @@ async def test_retry_before_the_first_answer_reaches_the_database_keeps_both_ver
 
     monkeypatch.setattr(turns, "_save", delayed_save)
     fake_llm.script([{"content": "version one"}, {"content": "version two"}])
-    first = await _chat(client, user_headers, message="q", model="worker")
-    meta = first[0][1]
-    await _chat(
-        client,
-        user_headers,
-        conversation_id=meta["conversation_id"],
-        message="q",
-        extra={
+
+    async def chat_live(body: dict[str, Any], meta: asyncio.Future[dict[str, Any]]) -> None:
+        # Streams do not end while their save is held, so each runs against the live server.
+        async with (
+            httpx.AsyncClient(base_url=live_url, timeout=10) as http,
+            http.stream("POST", CHAT, json=body, headers=user_headers) as response,
+        ):
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and not meta.done():
+                    meta.set_result(json.loads(line[5:]))
+
+    async def history_with(cid: str, count: int) -> list[dict[str, Any]]:
+        for _ in range(300):
+            data = await _history(client, user_headers, cid)
+            if len(data) == count and data[-1]["content"]:
+                return data
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"history never reached {count} messages: {data}")
+
+    loop = asyncio.get_running_loop()
+    first_meta: asyncio.Future[dict[str, Any]] = loop.create_future()
+    first = asyncio.create_task(chat_live({"message": "q", "model": "worker"}, first_meta))
+    meta = await asyncio.wait_for(first_meta, 10)
+    await history_with(meta["conversation_id"], 2)
+    retry_body = {
+        "conversation_id": meta["conversation_id"],
+        "message": "q",
+        "extra": {
             "request_mode": "retry",
             "retry_from_assistant_message_id": meta["assistant_message_id"],
         },
-    )
-    cached = await _history(client, user_headers, meta["conversation_id"])
+    }
+    retry = asyncio.create_task(chat_live(retry_body, loop.create_future()))
+    cached = await history_with(meta["conversation_id"], 3)
     assert [m["content"] for m in cached] == ["q", "version one", "version two"]
     assert [(m["retry_index"], m["retry_total"]) for m in cached] == [(None, 2), (1, 2), (2, 2)]
     gate.set()
+    await asyncio.wait_for(asyncio.gather(first, retry), 10)
     await _settle()
     await _flush_cache()
     assert await _history(client, user_headers, meta["conversation_id"]) == cached

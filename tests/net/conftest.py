@@ -8,16 +8,14 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpcore
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.certs import self_signed
 
 
 @pytest.fixture(autouse=True)
@@ -209,33 +207,11 @@ class TlsServer:
 
 @pytest.fixture(scope="module")
 async def tls_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TlsServer]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "svc.test")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("svc.test")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     directory = tmp_path_factory.mktemp("tls")
-    (directory / "cert.pem").write_bytes(cert_pem)
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_path, key_path = self_signed(directory, "svc.test", x509.DNSName("svc.test"))
+    cert_pem = cert_path.read_bytes()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    server_context.load_cert_chain(cert_path, key_path)
     server = await asyncio.start_server(_handle, "127.0.0.1", 0, ssl=server_context)
     client_context = ssl.create_default_context(cadata=cert_pem.decode())
     yield TlsServer(int(server.sockets[0].getsockname()[1]), client_context)

@@ -309,13 +309,15 @@ def _final_view(
 
 async def _finish(turn: Turn, final: MessageView, error: ErrorEvent | None) -> None:
     await history.remember(final)
+    # Saved before the stream ends: a client that has the `done` event finds the answer in the
+    # database too, and its next message does not arrive while this write holds the loop.
+    await _save(final)
     payload = _final_payload(turn, final)
     if error is not None:
         turn.emit("error", {"code": error.code, "message": error.message, **payload})
     elif final.status == "complete":
         turn.emit("done", payload)
     turn._queue.put_nowait(None)
-    await _save(final)
 
 
 def _final_payload(turn: Turn, final: MessageView) -> dict[str, Any]:

@@ -55,8 +55,12 @@ def write_lock() -> asyncio.Lock:
 
 
 async def acquire(lock: asyncio.Lock) -> None:
+    # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the lock instead of
+    # raising when a cancel arrives just as the lock is granted, and the cancel is lost (a
+    # scheduler loop cancelled that way never stopped).
     try:
-        await asyncio.wait_for(lock.acquire(), WAIT_S)
+        async with asyncio.timeout(WAIT_S):
+            await lock.acquire()
     except TimeoutError as exc:
         raise sqlite3.OperationalError("database is locked") from exc
 

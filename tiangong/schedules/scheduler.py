@@ -165,9 +165,11 @@ class Scheduler:
         self.tick_s = tick_s
         self.clock = clock
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def _loop(self) -> None:
-        while True:
+        # The flag ends the loop even if library code swallows the cancel (see stop).
+        while not self._stopping:
             try:
                 await tick(self.clock())
             except Exception:
@@ -176,10 +178,12 @@ class Scheduler:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

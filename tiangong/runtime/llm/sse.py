@@ -1,9 +1,10 @@
 """Streamed chat completions without the SDK on the hot path.
 
-The request goes straight over the shared HTTP client and the SSE body is parsed into plain
-dicts: the SDK's request building and its per-chunk pydantic models cost more CPU than the rest
-of a streamed turn. Failures are raised as the SDK's exception types, so `errors.map_error`
-handles them exactly like the SDK's own (non-streaming calls still use the SDK).
+The request goes over a lean HTTP/1.1 client (`lean_http`) and the SSE body is parsed into
+plain dicts: the SDK's request building and its per-chunk pydantic models, and httpx's request
+path, cost more CPU than the rest of a streamed turn. Failures are raised as the SDK's
+exception types, so `errors.map_error` handles them exactly like the SDK's own (non-streaming
+calls still use the SDK).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import httpx2 as httpx
 import openai
 
+from tiangong.runtime.llm import lean_http
 from tiangong.runtime.llm.pool import shared_http
 from tiangong.runtime.llm.types import (
     FinishDelta,
@@ -49,13 +51,37 @@ def stream_body(request: dict[str, Any]) -> dict[str, Any]:
 @asynccontextmanager
 async def open_stream(
     base_url: str, api_key: str, body: dict[str, Any], timeouts: httpx.Timeout
-) -> AsyncIterator[httpx.Response]:
-    """POST {base_url}/chat/completions and yield the open response once its status is 2xx."""
+) -> AsyncIterator[Any]:
+    """POST {base_url}/chat/completions and yield the open response once its status is 2xx:
+    over `lean_http` unless a proxy is configured, else over the shared httpx client."""
     headers = {
         "Authorization": f"Bearer {api_key or 'EMPTY'}",
         "Accept": "text/event-stream",
     }
     url = f"{base_url.rstrip('/')}/chat/completions"
+    if not lean_http.direct():
+        async with _httpx_stream(url, headers, body, timeouts) as response:
+            yield response
+        return
+    limits = lean_http.Timeouts(timeouts.connect, timeouts.read, timeouts.write)
+    try:
+        lean = await lean_http.post(url, headers, json.dumps(body).encode(), limits)
+    except lean_http.LeanTimeout:
+        raise openai.APITimeoutError(request=httpx.Request("POST", url)) from None
+    except lean_http.LeanTransportError:
+        raise openai.APIConnectionError(request=httpx.Request("POST", url)) from None
+    try:
+        if lean.status_code >= 300:
+            raise await _lean_status_error(lean)
+        yield lean
+    finally:
+        await lean.aclose()
+
+
+@asynccontextmanager
+async def _httpx_stream(
+    url: str, headers: dict[str, str], body: dict[str, Any], timeouts: httpx.Timeout
+) -> AsyncIterator[httpx.Response]:
     http = shared_http()
     request = http.build_request("POST", url, json=body, headers=headers, timeout=timeouts)
     try:
@@ -70,6 +96,21 @@ async def open_stream(
         yield response
     finally:
         await response.aclose()
+
+
+async def _lean_status_error(lean: lean_http.LeanResponse) -> openai.APIStatusError:
+    """The SDK's error types want an httpx response (its headers carry Retry-After)."""
+    try:
+        content = await lean.aread()
+    except (lean_http.LeanTimeout, lean_http.LeanTransportError):
+        content = b""
+    response = httpx.Response(
+        lean.status_code,
+        headers=list(lean.headers.items()),
+        content=content,
+        request=httpx.Request("POST", lean.url),
+    )
+    return await _status_error(response)
 
 
 async def _status_error(response: httpx.Response) -> openai.APIStatusError:
@@ -93,6 +134,12 @@ async def _status_error(response: httpx.Response) -> openai.APIStatusError:
     return kind(message, response=response, body=data)
 
 
+def _request_of(response: Any) -> httpx.Request:
+    if isinstance(response, httpx.Response):
+        return response.request
+    return httpx.Request("POST", response.url)
+
+
 async def chunks(response: Any) -> AsyncGenerator[dict[str, Any], None]:
     """The JSON objects of an OpenAI-style SSE stream, until `[DONE]` or the end of the body.
 
@@ -112,10 +159,10 @@ async def chunks(response: Any) -> AsyncGenerator[dict[str, Any], None]:
             yield _object(payload, response)
         if data and (payload := "\n".join(data)) != "[DONE]":
             yield _object(payload, response)
-    except httpx.TimeoutException:
-        raise openai.APITimeoutError(request=response.request) from None
-    except httpx.TransportError:
-        raise openai.APIConnectionError(request=response.request) from None
+    except (httpx.TimeoutException, lean_http.LeanTimeout):
+        raise openai.APITimeoutError(request=_request_of(response)) from None
+    except (httpx.TransportError, lean_http.LeanTransportError):
+        raise openai.APIConnectionError(request=_request_of(response)) from None
 
 
 def _object(payload: str, response: Any) -> dict[str, Any]:
@@ -123,16 +170,16 @@ def _object(payload: str, response: Any) -> dict[str, Any]:
         chunk = json.loads(payload)
     except ValueError:
         raise openai.APIError(
-            "The LLM provider sent a malformed stream chunk.", response.request, body=None
+            "The LLM provider sent a malformed stream chunk.", _request_of(response), body=None
         ) from None
     if not isinstance(chunk, dict):
         raise openai.APIError(
-            "The LLM provider sent a malformed stream chunk.", response.request, body=None
+            "The LLM provider sent a malformed stream chunk.", _request_of(response), body=None
         )
     error = chunk.get("error")
     if error:
         message = error.get("message") if isinstance(error, dict) else str(error)
-        raise openai.APIError(str(message or "stream error"), response.request, body=error)
+        raise openai.APIError(str(message or "stream error"), _request_of(response), body=error)
     return chunk
 
 
