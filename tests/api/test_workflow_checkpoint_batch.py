@@ -20,7 +20,7 @@ from starlette.routing import Route
 from tests.loopback import LoopbackServer, allow_loopback
 from tiangong.db.base import utcnow
 from tiangong.db.engine import get_engine, session_factory
-from tiangong.workflows import runner, writer
+from tiangong.workflows import details, runner, writer
 from tiangong.workflows.models import WorkflowNodeRun, WorkflowRun
 
 API = "/api/v1/workflows"
@@ -52,6 +52,16 @@ async def start_noop(
     workflow_id = await create(client, headers, noop_chain())
     body = {"inputs": {"n": "1"}, "mode": mode}
     return await client.post(f"{API}/{workflow_id}/execute", json=body, headers=headers)
+
+
+async def ended_noop(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    """The id of a no-op chain run started async, once its runner has ended."""
+    response = await start_noop(client, headers, "async")
+    run_id = str(response.json()["id"])
+    task = runner.task_of(run_id)
+    if task is not None:
+        await asyncio.wait({task}, timeout=10)
+    return run_id
 
 
 async def test_concurrent_runs_are_all_recorded_in_few_transactions(
@@ -296,11 +306,7 @@ async def test_an_update_that_matched_no_row_is_reported_as_diverged(
 ) -> None:
     """A run cancelled while its runner saved: the runner's UPDATE skips the cancelled row,
     and the writer says so, so a sync caller reads the row instead of trusting memory."""
-    response = await start_noop(client, user_headers, "async")
-    run_id = response.json()["id"]
-    task = runner.task_of(run_id)
-    if task is not None:
-        await asyncio.wait({task}, timeout=10)
+    run_id = await ended_noop(client, user_headers)
     async with session_factory()() as session:
         await session.execute(
             update(WorkflowRun).where(WorkflowRun.id == run_id).values(status="cancelled")
@@ -314,3 +320,34 @@ async def test_an_update_that_matched_no_row_is_reported_as_diverged(
     active.watch(run_id)
     await active.run(run_id, {"heartbeat_at": utcnow()})  # the row is cancelled: still skipped
     assert active.diverged(run_id) is True
+
+
+async def test_a_run_detail_never_pairs_an_old_run_row_with_newer_node_rows(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """On PostgreSQL each statement reads its own snapshot: a batch that moves the run on and
+    records nodes can commit between the read of the run row and the read of its nodes. The
+    detail reads the run row again when it changed, so it shows the state of one moment."""
+    run_id = await ended_noop(client, user_headers)
+    async with session_factory()() as session:
+        run = await session.get(WorkflowRun, run_id)
+        assert run is not None and run.status == "succeeded"
+        # What a checkpoint batch commits after the run row was read, before its nodes are.
+        async with session_factory()() as other:
+            await other.execute(
+                update(WorkflowRun)
+                .where(WorkflowRun.id == run_id)
+                .values(status="failed", error={"code": "X", "message": "later"})
+            )
+            await other.execute(
+                update(WorkflowNodeRun)
+                .where(WorkflowNodeRun.run_id == run_id, WorkflowNodeRun.node_id == "end")
+                .values(status="failed")
+            )
+            await other.commit()
+        detail = await details.run_detail(session, run)
+    # Both before the batch (MySQL's repeatable read: one snapshot) or both after it.
+    end = {n.node_id: n.status for n in detail.nodes}["end"]
+    assert (detail.status, end) in (("succeeded", "succeeded"), ("failed", "failed"))
+    stored = (await client.get(f"{EXEC}/{run_id}", headers=user_headers)).json()
+    assert stored["status"] == "failed" and stored["nodes"][-1]["status"] == "failed"

@@ -160,12 +160,14 @@ async def searchable_chunks(
     session: AsyncSession, kb_id: str, *, with_embeddings: bool
 ) -> list[Any]:
     """(id, keywords, embedding or None) of the chunks of ready documents, for in-memory
-    indexes."""
+    indexes, by id: equal scores rank by index slot, so a rebuilt index must not take the
+    order a join happened to return (PostgreSQL's differs between reads)."""
     embedding = Chunk.embedding if with_embeddings else null()
     stmt = (
         select(Chunk.id, Chunk.keywords, embedding)
         .join(Document, Document.id == Chunk.document_id)
         .where(Chunk.kb_id == kb_id, Document.status == "ready")
+        .order_by(Chunk.id)
     )
     return list((await session.execute(stmt)).all())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,6 +66,22 @@ async def get_run(session: AsyncSession, user: User, run_id: str) -> WorkflowRun
     stmt = (
         select(WorkflowRun)
         .where(WorkflowRun.id == run_id, WorkflowRun.owner_id == user.id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def run_stamp(session: AsyncSession, run_id: str) -> tuple[str, datetime] | None:
+    """(status, updated_at) of the run row now: tells whether it changed since it was read."""
+    stmt = select(WorkflowRun.status, WorkflowRun.updated_at).where(WorkflowRun.id == run_id)
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def reload_run(session: AsyncSession, run_id: str) -> WorkflowRun | None:
+    stmt = (
+        select(WorkflowRun)
+        .where(WorkflowRun.id == run_id)
         .execution_options(populate_existing=True)
     )
     return (await session.execute(stmt)).scalars().first()
