@@ -22,8 +22,11 @@ class MemorySubscription:
         self.queue: asyncio.Queue[str] = asyncio.Queue(MAX_BACKLOG)
 
     async def get(self, wait_s: float | None = None) -> dict[str, Any] | None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can return a message and drop a
+        # cancel that arrived with it, and the cancelled watcher would go on.
         try:
-            raw = await asyncio.wait_for(self.queue.get(), wait_s)
+            async with asyncio.timeout(wait_s):
+                raw = await self.queue.get()
         except TimeoutError:
             return None
         message: dict[str, Any] = json.loads(raw)

@@ -26,6 +26,7 @@ from tiangong.execution_logs.schemas import (
     RunPerformance,
 )
 from tiangong.execution_logs.timing import execution_order, node_ms, span_ms
+from tiangong.workflows import repository as workflow_repository
 from tiangong.workflows.models import WorkflowNodeRun, WorkflowRun
 
 TOP_FAILING_NODES = 10
@@ -163,7 +164,10 @@ async def stats(
 
 async def get_log(session: AsyncSession, user: User, run_id: str) -> RunLogDetail:
     run, name = await _own_run(session, user, run_id)
-    nodes = execution_order(await repository.node_runs(session, [run.id]))
+    run, rows = await workflow_repository.with_run(
+        session, run, lambda: repository.node_runs(session, [run.id])
+    )
+    nodes = execution_order(rows)
     return RunLogDetail(
         **_run_log(run, name).model_dump(),
         inputs=run.inputs or {},

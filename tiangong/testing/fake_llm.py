@@ -201,7 +201,8 @@ class _Frames(Response):
 
 async def _wait(event: asyncio.Event, timeout_s: float) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
 
 
 def _error(status: int, message: str, type_: str, code: str | None = None) -> JSONResponse:

@@ -10,9 +10,6 @@ from tiangong.workflows import repository
 from tiangong.workflows.models import WorkflowRun
 from tiangong.workflows.schemas import NodeRunRead, RunDetail
 
-# A run that keeps changing gets its latest pair after this many tries.
-_READS = 3
-
 
 def _pending(nodes: list[NodeRunRead]) -> list[dict[str, str]]:
     return [
@@ -23,19 +20,9 @@ def _pending(nodes: list[NodeRunRead]) -> list[dict[str, str]]:
 
 
 async def run_detail(session: AsyncSession, run: WorkflowRun) -> RunDetail:
-    """The run row and its node rows as of one moment. On PostgreSQL each statement reads its
-    own snapshot, and a checkpoint batch that moves the run on (queued -> running) and records
-    its first nodes may commit between the two reads; so the run row is checked again after
-    the nodes are read, and read again if it changed (every write of it sets updated_at)."""
-    for _ in range(_READS):
-        nodes = await repository.node_runs(session, run.id)
-        stamp = await repository.run_stamp(session, run.id)
-        if stamp is None or stamp == (run.status, run.updated_at):
-            break
-        fresh = await repository.reload_run(session, run.id)
-        if fresh is None:
-            break
-        run = fresh
+    run, nodes = await repository.with_run(
+        session, run, lambda: repository.node_runs(session, run.id)
+    )
     detail = RunDetail.model_validate(run)
     detail.nodes = [NodeRunRead.model_validate(node) for node in nodes]
     detail.pending_approvals = _pending(detail.nodes)

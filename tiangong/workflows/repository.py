@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiangong.auth.models import User
 from tiangong.workflows.models import Workflow, WorkflowNodeRun, WorkflowRun, WorkflowVersion
+
+T = TypeVar("T")
 
 
 async def list_own(
@@ -71,20 +74,31 @@ async def get_run(session: AsyncSession, user: User, run_id: str) -> WorkflowRun
     return (await session.execute(stmt)).scalars().first()
 
 
-async def run_stamp(session: AsyncSession, run_id: str) -> tuple[str, datetime] | None:
-    """(status, updated_at) of the run row now: tells whether it changed since it was read."""
-    stmt = select(WorkflowRun.status, WorkflowRun.updated_at).where(WorkflowRun.id == run_id)
-    row = (await session.execute(stmt)).first()
-    return (row[0], row[1]) if row is not None else None
+# A run that keeps changing gets its latest pair after this many tries.
+_READS = 3
 
 
-async def reload_run(session: AsyncSession, run_id: str) -> WorkflowRun | None:
-    stmt = (
-        select(WorkflowRun)
-        .where(WorkflowRun.id == run_id)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(stmt)).scalars().first()
+async def with_run(
+    session: AsyncSession, run: WorkflowRun, read: Callable[[], Awaitable[T]]
+) -> tuple[WorkflowRun, T]:
+    """`run` and what `read` reads of its other rows (its nodes), as of one moment.
+
+    On PostgreSQL each statement reads its own snapshot, and a checkpoint batch that moves
+    the run on (queued -> running) and records nodes can commit between the two reads. So
+    the run row is checked after `read`, and both are read again if it changed (every write
+    of it sets updated_at)."""
+    for _ in range(_READS):
+        found = await read()
+        stmt = select(WorkflowRun.status, WorkflowRun.updated_at).where(WorkflowRun.id == run.id)
+        stamp = (await session.execute(stmt)).first()
+        if stamp is None or (stamp[0], stamp[1]) == (run.status, run.updated_at):
+            break
+        again = select(WorkflowRun).where(WorkflowRun.id == run.id)
+        fresh = (await session.execute(again.execution_options(populate_existing=True))).scalar()
+        if fresh is None:
+            break
+        run = fresh
+    return run, found
 
 
 async def run_by_key(session: AsyncSession, user: User, key: str) -> WorkflowRun | None:

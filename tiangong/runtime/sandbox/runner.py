@@ -388,7 +388,8 @@ class SandboxRunner:
         except (OSError, subprocess.SubprocessError, SandboxUnavailable) as exc:
             return self._probe_failure(exc)
         try:
-            stdout, stderr = await asyncio.wait_for(process.communicate(), PROBE_TIMEOUT_S)
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                stdout, stderr = await process.communicate()
         except TimeoutError:
             _kill_group(process.pid)
             await process.wait()
@@ -588,12 +589,14 @@ class SandboxRunner:
         timed_out = False
         try:
             try:
-                await asyncio.wait_for(asyncio.shield(everything), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(everything)
             except TimeoutError:
                 timed_out = True
                 _kill_group(process.pid)
                 try:
-                    await asyncio.wait_for(asyncio.shield(everything), KILL_GRACE_S)
+                    async with asyncio.timeout(KILL_GRACE_S):
+                        await asyncio.shield(everything)
                 except TimeoutError:
                     logger.error("sandbox pipes still open %.1fs after kill", KILL_GRACE_S)
                     for task in tasks:

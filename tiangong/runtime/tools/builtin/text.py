@@ -212,9 +212,8 @@ async def run_isolated(
     except OSError as exc:
         raise ToolError(f"Could not start the {what}: {exc}") from exc
     try:
-        stdout, _ = await asyncio.wait_for(
-            process.communicate(json.dumps(job).encode()), timeout=timeout_s
-        )
+        async with asyncio.timeout(timeout_s):
+            stdout, _ = await process.communicate(json.dumps(job).encode())
     except TimeoutError:
         raise ToolError(
             f"The {what} took longer than {timeout_s:g} s and was stopped; {hint}"
