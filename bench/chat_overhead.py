@@ -181,6 +181,9 @@ def start_platform(
 ) -> tuple[str, dict[str, Any]]:
     port = free_port()
     extra = {"TIANGONG_DATA_DIR": str(data_dir), "TIANGONG_LOG_LEVEL": "WARNING"}
+    # The bench user's own model config points at the fake LLM on loopback, as a local
+    # Ollama would be: an admin opens such an address for users' configs.
+    extra["TIANGONG_LLM_ALLOWLIST"] = f'["{HOST}"]'
     if cache_prefix is not None:
         extra["TIANGONG_REDIS_URL"] = REDIS_URL
         extra["TIANGONG_CACHE_PREFIX"] = cache_prefix

@@ -77,6 +77,9 @@ def configure_environment() -> None:
     for key in list(os.environ):
         if key.startswith("TIANGONG_LLM_"):
             del os.environ[key]
+    # The fake LLM and fake embeddings servers listen on loopback, as a local Ollama would;
+    # tests of the refusal itself clear this (tests/api/test_model_hosts.py).
+    os.environ["TIANGONG_LLM_ALLOWLIST"] = '["127.0.0.1/32"]'
     os.environ["TIANGONG_DATA_DIR"] = str(DATA_DIR)
     os.environ["TIANGONG_DATABASE_URL"] = database_url()
     os.environ["TIANGONG_CACHE_PREFIX"] = f"tgtest:{os.getpid()}:"

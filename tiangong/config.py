@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # Outbound HTTP to user-given URLs (tiangong.net). Private, loopback and metadata targets are
     # refused unless listed here as a CIDR ("10.1.2.0/24"), an IP, or an exact host name.
     http_allowlist: list[str] = []
+    # Also open to the model configs of users who are not admins (a local Ollama or vLLM, say).
+    # Admins' and shared configs, and TIANGONG_LLM_BASE_URL, may reach any address.
+    llm_allowlist: list[str] = []
     http_max_response_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     http_timeout_s: float = Field(default=30.0, gt=0)
 

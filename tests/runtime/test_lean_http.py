@@ -224,3 +224,21 @@ async def test_tls_is_verified_and_works_with_a_trusted_certificate(
         assert server.connections == 1 and len(server.requests) == 2
     finally:
         server.server.close()
+
+
+async def test_a_pinned_address_is_dialled_and_the_host_header_kept(raw: Any) -> None:
+    """`connect_to`: the address the guard vetted is the one connected to, whatever the name
+    would resolve to now; the request still names the URL's host."""
+    server = await raw(lambda _: chunked(b"data: [DONE]\n\n"))
+    port = server.server.sockets[0].getsockname()[1]
+    url = f"http://models.invalid:{port}/v1/chat/completions"
+    response = await lean_http.post(url, {}, b"{}", T, connect_to="127.0.0.1")
+    assert await lines(response) == ["data: [DONE]", ""]
+    assert f"Host: models.invalid:{port}\r\n".encode() in server.requests[0]
+    # A kept connection is reused only for the same pinned address.
+    response = await lean_http.post(url, {}, b"{}", T, connect_to="127.0.0.1")
+    assert await lines(response) == ["data: [DONE]", ""]
+    assert server.connections == 1
+    # By name: models.invalid does not resolve (or the lookup times out with no resolver).
+    with pytest.raises((lean_http.LeanTransportError, lean_http.LeanTimeout)):
+        await lean_http.post(url, {}, b"{}", T)

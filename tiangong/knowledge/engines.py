@@ -8,8 +8,10 @@ from typing import Any
 
 from tiangong.config import get_settings
 from tiangong.knowledge.spec import KbSpec
+from tiangong.net import model_hosts
+from tiangong.net.errors import BlockedURL, HttpUnreachable
 from tiangong.runtime.rag.embeddings import LocalEmbedder, OpenAIEmbedder
-from tiangong.runtime.rag.errors import RerankFailed
+from tiangong.runtime.rag.errors import EmbeddingFailed, RerankFailed
 from tiangong.runtime.rag.rerank import HttpReranker
 from tiangong.runtime.rag.tokenize import KeywordTokenizer
 from tiangong.runtime.rag.types import Embedder
@@ -31,7 +33,18 @@ def embedder_for(kb: KbSpec) -> Embedder:
     if kb.embedding_provider == "local":
         return local_embedder()
     key = decrypt(kb.embedding_api_key_encrypted) if kb.embedding_api_key_encrypted else ""
-    return OpenAIEmbedder(kb.embedding_base_url or "", key, kb.embedding_model, kb.embedding_dim)
+    url = kb.embedding_base_url or ""
+    return OpenAIEmbedder(
+        url, key, kb.embedding_model, kb.embedding_dim, vet=_vet, http=model_hosts.sdk_http
+    )
+
+
+async def _vet(url: str) -> str:
+    """Where an embeddings URL leads, checked at every call like any user-given URL."""
+    try:
+        return await model_hosts.address(url)
+    except (BlockedURL, HttpUnreachable) as exc:
+        raise EmbeddingFailed(f"embedding_base_url: {exc.message}. {model_hosts.HINT}") from None
 
 
 async def _post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from tiangong.knowledge.schemas import (
     RerankSettings,
 )
 from tiangong.knowledge.spec import KbSpec, spec_of
+from tiangong.net import model_hosts
 from tiangong.security.crypto import encrypt, mask
 
 # Changing any of these makes the stored chunks or vectors wrong: every document re-indexes.
@@ -156,7 +157,7 @@ async def create(session: AsyncSession, user: User, data: KnowledgeBaseCreate) -
         embedding_model=model,
         embedding_dim=dim,
         embedding_base_url=(
-            str(data.embedding_base_url).rstrip("/")
+            _checked(str(data.embedding_base_url).rstrip("/"))
             if data.embedding_provider == "openai" and data.embedding_base_url
             else None
         ),
@@ -172,6 +173,12 @@ async def create(session: AsyncSession, user: User, data: KnowledgeBaseCreate) -
     return to_read(kb)
 
 
+def _checked(url: str) -> str:
+    # Checked for admins too: embeddings and rerank URLs are always guarded at call time.
+    model_hosts.check(url, "embedding_base_url")
+    return url
+
+
 def _apply_embedding(kb: KnowledgeBase, changes: dict[str, Any]) -> None:
     provider = changes.pop("embedding_provider", None) or kb.embedding_provider
     model = changes.pop("embedding_model", None)
@@ -183,7 +190,9 @@ def _apply_embedding(kb: KnowledgeBase, changes: dict[str, Any]) -> None:
         model = model or (kb.embedding_model if keep else None)
         dim = dim or (kb.embedding_dim if keep else None)
         base_url = (
-            str(base_url).rstrip("/") if base_url else (kb.embedding_base_url if keep else None)
+            _checked(str(base_url).rstrip("/"))
+            if base_url
+            else (kb.embedding_base_url if keep else None)
         )
         missing = [
             name

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tiangong.auth.models import User
 from tiangong.config import get_settings
 from tiangong.errors import AppError, BadRequest, Conflict, Forbidden, NotFound
-from tiangong.model_configs import repository
+from tiangong.model_configs import egress, repository
 from tiangong.model_configs.models import ModelConfig
 from tiangong.model_configs.providers import DEFAULT_BASE_URLS
 from tiangong.model_configs.resolved import resolved_models
@@ -21,6 +21,7 @@ from tiangong.model_configs.schemas import (
     ModelConfigUpdate,
     ModelTestResult,
 )
+from tiangong.net import model_hosts
 from tiangong.runtime.llm import ChatMessage, ChatParams, OpenAICompatibleModel
 from tiangong.security.crypto import decrypt, encrypt, mask
 
@@ -41,17 +42,23 @@ class ResolvedModel:
     thinking: bool
     context_window: int
     extra_params: dict[str, Any] = field(default_factory=dict)
+    # A non-admin's own config: where its URL leads is checked at every call (egress.py).
+    guarded: bool = False
 
     def client(self, **kwargs: Any) -> OpenAICompatibleModel:
+        if self.guarded:
+            kwargs.update(vet=egress.vet, http=model_hosts.sdk_http)
         return OpenAICompatibleModel(self.base_url, self.api_key or "none", **kwargs)
 
 
-def _base_url(provider: str, given: AnyHttpUrl | None) -> str:
+def _base_url(user: User, provider: str, given: AnyHttpUrl | None) -> str:
     url = str(given) if given is not None else DEFAULT_BASE_URLS.get(provider)
     if not url:
         raise BadRequest(
             f"base_url is required for provider '{provider}'", code="BASE_URL_REQUIRED"
         )
+    if not user.is_admin:
+        model_hosts.check(url, "base_url")
     return url.rstrip("/")
 
 
@@ -154,7 +161,7 @@ async def create(session: AsyncSession, user: User, data: ModelConfigCreate) -> 
         name=data.name,
         alias=data.alias,
         provider=data.provider,
-        base_url=_base_url(data.provider, data.base_url),
+        base_url=_base_url(user, data.provider, data.base_url),
         model_name=data.model_name,
         temperature=data.temperature,
         max_tokens=data.max_tokens,
@@ -206,10 +213,10 @@ async def update(
         provider = changes.pop("provider", None) or config.provider
         given = changes.pop("base_url", None)
         if given is not None:
-            config.base_url = _base_url(provider, given)
+            config.base_url = _base_url(user, provider, given)
         elif provider != config.provider and DEFAULT_BASE_URLS.get(provider):
             # Switching to a well-known provider without a URL means its public endpoint.
-            config.base_url = _base_url(provider, None)
+            config.base_url = _base_url(user, provider, None)
         config.provider = provider
     if changes.get("is_default"):
         await repository.clear_default(session, config.owner_id)
@@ -231,7 +238,8 @@ async def delete(session: AsyncSession, user: User, config_id: str) -> None:
     await repository.delete(session, config)
 
 
-def _resolved(config: ModelConfig) -> ResolvedModel:
+def _resolved(config: ModelConfig, user: User) -> ResolvedModel:
+    """`user`: who calls it. Only admins share configs; a user's own is trusted if an admin's."""
     return ResolvedModel(
         config_id=config.id,
         name=config.name,
@@ -243,6 +251,7 @@ def _resolved(config: ModelConfig) -> ResolvedModel:
         thinking=config.thinking,
         context_window=config.context_window,
         extra_params=dict(config.extra_params or {}),
+        guarded=not config.shared and not (config.owner_id == user.id and user.is_admin),
     )
 
 
@@ -275,10 +284,10 @@ async def _resolve(session: AsyncSession, user: User, ref: str | None) -> Resolv
         config = await repository.find_by_ref(session, user, ref)
         if config is None:
             raise NotFound(f"No model config named '{ref}'", code="MODEL_CONFIG_NOT_FOUND")
-        return _resolved(config)
+        return _resolved(config, user)
     config = await repository.find_default(session, user)
     if config is not None and ref != ENV_DEFAULT_ID:
-        return _resolved(config)
+        return _resolved(config, user)
     env = _resolved_env()
     if env is None:
         raise BadRequest(
@@ -294,7 +303,7 @@ async def test(session: AsyncSession, user: User, config_id: str) -> ModelTestRe
         if resolved is None:
             raise NotFound("Model config not found", code="MODEL_CONFIG_NOT_FOUND")
     else:
-        resolved = _resolved(await _visible_or_404(session, user, config_id))
+        resolved = _resolved(await _visible_or_404(session, user, config_id), user)
     # Decide after the lookup; the call below runs without holding the transaction open.
     await session.commit()
     model = resolved.client(timeout_s=30, max_retries=0)

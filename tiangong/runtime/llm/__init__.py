@@ -1,10 +1,11 @@
 """Chat models over OpenAI-compatible APIs: typed requests, stream deltas and errors."""
 
 from tiangong.runtime.llm.assembler import ToolCallAssembler
-from tiangong.runtime.llm.client import OnCall, OpenAICompatibleModel
+from tiangong.runtime.llm.client import OnCall, OpenAICompatibleModel, Vet
 from tiangong.runtime.llm.errors import (
     LLMAuthFailed,
     LLMBadRequest,
+    LLMBlocked,
     LLMError,
     LLMModelNotFound,
     LLMProviderError,
@@ -41,6 +42,7 @@ __all__ = [
     "FinishDelta",
     "LLMAuthFailed",
     "LLMBadRequest",
+    "LLMBlocked",
     "LLMCallRecord",
     "LLMError",
     "LLMModelNotFound",
@@ -50,6 +52,7 @@ __all__ = [
     "LLMTimeout",
     "LLMUnreachable",
     "OnCall",
+    "Vet",
     "OpenAICompatibleModel",
     "Outcome",
     "ReasoningDelta",

@@ -22,7 +22,7 @@ from tiangong.runtime.llm.errors import (
     is_retryable,
     map_error,
 )
-from tiangong.runtime.llm.pool import shared_client
+from tiangong.runtime.llm.pool import HttpFactory, shared_client
 from tiangong.runtime.llm.sse import chunk_deltas, chunk_usage, chunks, open_stream, stream_body
 from tiangong.runtime.llm.types import (
     ChatMessage,
@@ -40,6 +40,8 @@ from tiangong.runtime.llm.types import (
 logger = logging.getLogger(__name__)
 
 OnCall = Callable[[LLMCallRecord], Awaitable[None]]
+# vet(url) -> the address to dial for url's host, checked now; raises LLMError to refuse it.
+Vet = Callable[[str], Awaitable[str]]
 _T = TypeVar("_T")
 _U = TypeVar("_U", bound=Usage)
 _rng = random.SystemRandom()
@@ -71,8 +73,16 @@ class OpenAICompatibleModel:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 8.0,
         on_call: OnCall | None = None,
+        vet: Vet | None = None,
+        http: HttpFactory | None = None,
     ) -> None:
+        """`vet`: asked before every attempt, so where the URL leads is checked when it is
+        used (a name may resolve elsewhere than when the config was saved); streams dial the
+        address it returns. `http`: the client the SDK's calls (`chat`) go through, one that
+        dials only checked addresses too."""
         self._api_key = api_key
+        self._vet = vet
+        self._http = http
         self._max_retries = max_retries
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
@@ -84,7 +94,9 @@ class OpenAICompatibleModel:
     @property
     def _client(self) -> openai.AsyncOpenAI:
         # Resolved at call time: the shared client belongs to the running event loop.
-        return shared_client(self._base_url, self._api_key).with_options(timeout=self._timeout)
+        http = self._http() if self._http is not None else None
+        client = shared_client(self._base_url, self._api_key, http)
+        return client.with_options(timeout=self._timeout)
 
     async def aclose(self) -> None:
         """Nothing to release: the HTTP client is shared (see pool.py)."""
@@ -102,9 +114,16 @@ class OpenAICompatibleModel:
         error_code: str | None = None
         usage: Usage | None = None
         try:
-            completion = await self._with_retries(
-                lambda: self._client.chat.completions.create(**request, stream=False)
-            )
+
+            async def call() -> ChatCompletion:
+                if self._vet is not None:
+                    await self._vet(self._base_url)
+                created: ChatCompletion = await self._client.chat.completions.create(
+                    **request, stream=False
+                )
+                return created
+
+            completion = await self._with_retries(call)
             result = _to_result(completion, _ms_since(started))
             usage, outcome = result.usage, "ok"
             return result
@@ -135,8 +154,9 @@ class OpenAICompatibleModel:
                 try:
                     # Straight over the shared HTTP client and parsed here: the SDK's request
                     # building and per-chunk models cost more CPU than the rest of a turn.
+                    address = await self._vet(self._base_url) if self._vet else None
                     async with open_stream(
-                        self._base_url, self._api_key, body, self._timeout
+                        self._base_url, self._api_key, body, self._timeout, address
                     ) as response:
                         finished = False
                         async for chunk in chunks(response):

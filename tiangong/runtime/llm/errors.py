@@ -33,6 +33,13 @@ class LLMBadRequest(LLMError, BadRequest):
     status = 400
 
 
+class LLMBlocked(LLMError, BadRequest):
+    """The model's URL leads to an address its owner may not reach (private, loopback...)."""
+
+    code = "LLM_URL_BLOCKED"
+    status = 400
+
+
 class LLMProviderError(LLMError):
     code = "LLM_PROVIDER_ERROR"
 

@@ -57,7 +57,8 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-Endpoint = tuple[str, str, int]
+# (scheme, host, port, the address connected to: the host itself unless pinned)
+Endpoint = tuple[str, str, int, str]
 Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 _idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Endpoint, list[Conn]]] = (
@@ -182,8 +183,8 @@ class LeanResponse:
         self._writer.close()
 
 
-def _endpoint(url: str) -> tuple[Endpoint, str, str]:
-    """(scheme, host, port), the request target, and the Host header."""
+def _endpoint(url: str, connect_to: str | None) -> tuple[Endpoint, str, str]:
+    """(scheme, host, port, address), the request target, and the Host header."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
@@ -192,20 +193,28 @@ def _endpoint(url: str) -> tuple[Endpoint, str, str]:
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     default = port == (443 if scheme == "https" else 80)
-    return (scheme, parts.hostname, port), target, host if default else f"{host}:{port}"
+    endpoint = (scheme, parts.hostname, port, connect_to or parts.hostname)
+    return endpoint, target, host if default else f"{host}:{port}"
 
 
 async def _connect(endpoint: Endpoint, t: Timeouts) -> Conn:
-    scheme, host, port = endpoint
+    scheme, host, port, address = endpoint
     tls = _tls() if scheme == "https" else None
-    opening = asyncio.open_connection(host, port, ssl=tls, limit=MAX_HEAD)
+    # TLS checks the certificate against the URL's host, whatever address was dialled.
+    server = host if tls is not None else None
+    opening = asyncio.open_connection(
+        address, port, ssl=tls, server_hostname=server, limit=MAX_HEAD
+    )
     conn: Conn = await _timed(opening, t.connect, "connecting")
     return conn
 
 
-async def post(url: str, headers: dict[str, str], body: bytes, t: Timeouts) -> LeanResponse:
-    """Send the request and read the response head; the body is read from the response."""
-    endpoint, target, host = _endpoint(url)
+async def post(
+    url: str, headers: dict[str, str], body: bytes, t: Timeouts, connect_to: str | None = None
+) -> LeanResponse:
+    """Send the request and read the response head; the body is read from the response.
+    `connect_to`: the address to dial instead of resolving the host (one already vetted)."""
+    endpoint, target, host = _endpoint(url, connect_to)
     lines = [f"POST {target} HTTP/1.1", f"Host: {host}", "User-Agent: tiangong"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     lines += ["Content-Type: application/json", "Accept-Encoding: identity"]

@@ -7,11 +7,15 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 
 import httpx2 as httpx  # the openai SDK is built on httpx2, a fork of httpx
 import openai
 
 _MAX_SDK_CLIENTS = 64
+
+# Gives the HTTP client for the SDK to send through (see shared_client's `http`).
+HttpFactory = Callable[[], httpx.AsyncClient]
 
 
 class _LoopClients:
@@ -21,7 +25,7 @@ class _LoopClients:
             # The SDK passes its own timeout with every request; this is only the fallback.
             timeout=httpx.Timeout(60.0, connect=10.0),
         )
-        self.sdk: OrderedDict[tuple[str, str], openai.AsyncOpenAI] = OrderedDict()
+        self.sdk: OrderedDict[tuple[str, str, int], openai.AsyncOpenAI] = OrderedDict()
 
 
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
@@ -42,10 +46,14 @@ def shared_http() -> httpx.AsyncClient:
     return _loop_clients().http
 
 
-def shared_client(base_url: str, api_key: str) -> openai.AsyncOpenAI:
-    """The SDK client for this endpoint and key on the running loop (created on first use)."""
+def shared_client(
+    base_url: str, api_key: str, http: httpx.AsyncClient | None = None
+) -> openai.AsyncOpenAI:
+    """The SDK client for this endpoint and key on the running loop (created on first use).
+    `http`: the HTTP client to send through instead of the shared one (it must live as long
+    as the loop: a guarded client for user-given URLs, say)."""
     clients = _loop_clients()
-    key = (base_url, api_key)
+    key = (base_url, api_key, id(http) if http is not None else 0)
     client = clients.sdk.get(key)
     if client is None:
         client = openai.AsyncOpenAI(
@@ -53,7 +61,7 @@ def shared_client(base_url: str, api_key: str) -> openai.AsyncOpenAI:
             # The SDK refuses an empty key; local servers (vLLM, Ollama) accept any.
             api_key=api_key or "EMPTY",
             max_retries=0,
-            http_client=clients.http,
+            http_client=http or clients.http,
         )
         clients.sdk[key] = client
         if len(clients.sdk) > _MAX_SDK_CLIENTS:

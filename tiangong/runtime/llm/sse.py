@@ -50,10 +50,15 @@ def stream_body(request: dict[str, Any]) -> dict[str, Any]:
 
 @asynccontextmanager
 async def open_stream(
-    base_url: str, api_key: str, body: dict[str, Any], timeouts: httpx.Timeout
+    base_url: str,
+    api_key: str,
+    body: dict[str, Any],
+    timeouts: httpx.Timeout,
+    connect_to: str | None = None,
 ) -> AsyncIterator[Any]:
     """POST {base_url}/chat/completions and yield the open response once its status is 2xx:
-    over `lean_http` unless a proxy is configured, else over the shared httpx client."""
+    over `lean_http` unless a proxy is configured, else over the shared httpx client.
+    `connect_to`: the vetted address to dial (the proxy, when there is one, dials itself)."""
     headers = {
         "Authorization": f"Bearer {api_key or 'EMPTY'}",
         "Accept": "text/event-stream",
@@ -65,7 +70,7 @@ async def open_stream(
         return
     limits = lean_http.Timeouts(timeouts.connect, timeouts.read, timeouts.write)
     try:
-        lean = await lean_http.post(url, headers, json.dumps(body).encode(), limits)
+        lean = await lean_http.post(url, headers, json.dumps(body).encode(), limits, connect_to)
     except lean_http.LeanTimeout:
         raise openai.APITimeoutError(request=httpx.Request("POST", url)) from None
     except lean_http.LeanTransportError:

@@ -7,7 +7,7 @@ import asyncio
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy.typing as npt
 import openai
 
 from tiangong.runtime.llm.errors import is_retryable, provider_message, scrub
-from tiangong.runtime.llm.pool import shared_client
+from tiangong.runtime.llm.pool import HttpFactory, shared_client
 from tiangong.runtime.rag.errors import EmbeddingFailed
 
 _rng = random.SystemRandom()
@@ -108,10 +108,16 @@ class OpenAIEmbedder:
         backoff_max_s: float = 8.0,
         retry_after_max_s: float = 30.0,
         send_dimensions: bool = False,
+        vet: Callable[[str], Awaitable[object]] | None = None,
+        http: HttpFactory | None = None,
     ) -> None:
+        """`vet(base_url)`: asked before every call, to check where the URL leads now;
+        `http`: the client to send through (one that dials only checked addresses)."""
         if batch_size < 1 or max_concurrency < 1 or max_attempts < 1:
             raise ValueError("batch_size, max_concurrency and max_attempts must be at least 1")
         self._base_url = base_url
+        self._vet = vet
+        self._http = http
         self._api_key = api_key
         self._model = model
         self._dim = dim
@@ -177,9 +183,13 @@ class OpenAIEmbedder:
         }
         if self._send_dimensions:
             options["dimensions"] = self._dim
-        client = shared_client(self._base_url, self._api_key).with_options(timeout=self._timeout)
+        http = self._http() if self._http is not None else None
+        client = shared_client(self._base_url, self._api_key, http)
+        client = client.with_options(timeout=self._timeout)
         attempt = 1
         while True:
+            if self._vet is not None:
+                await self._vet(self._base_url)
             try:
                 response = await client.embeddings.create(**options)
                 break
