@@ -114,17 +114,20 @@ class SchemaTool(Tool):
         self.requires_approval = requires_approval
 
     def parse_input(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        import jsonschema
+        # A custom tool's schema is user-given: validated the safe way (no remote $ref,
+        # patterns with a time limit).
+        from jsonschema.exceptions import best_match
+
+        from tiangong.runtime.schemas import SchemaProblem, errors
 
         try:
-            jsonschema.validate(arguments, self.parameters)
-        except jsonschema.ValidationError as exc:
-            where = ".".join(str(p) for p in exc.absolute_path) or "input"
-            raise ToolInputError(
-                f"Invalid arguments for {self.name}: {where}: {exc.message}"
-            ) from exc
-        except jsonschema.SchemaError as exc:
-            raise ToolInputError(f"{self.name} has an invalid input schema: {exc.message}") from exc
+            found = errors(self.parameters, arguments, 20)
+        except SchemaProblem as exc:
+            raise ToolInputError(f"{self.name} has an invalid input schema: {exc}") from None
+        best = best_match(found)
+        if best is not None:
+            where = ".".join(str(p) for p in best.absolute_path) or "input"
+            raise ToolInputError(f"Invalid arguments for {self.name}: {where}: {best.message}")
         return arguments
 
     def input_schema(self) -> dict[str, Any]:
