@@ -10,6 +10,7 @@ from tiangong.llm_logs.models import LLMCallLog
 from tiangong.mcp.models import McpServer
 from tiangong.model_configs.models import ModelConfig
 from tiangong.node_templates.models import NodeTemplate
+from tiangong.scene_contracts.models import SceneContract
 from tiangong.schedules.models import AgentSchedule, ScheduleRun
 from tiangong.tools.models import CustomTool, ToolApproval
 from tiangong.webhooks.models import WorkflowWebhook
@@ -20,6 +21,7 @@ __all__ = [
     "AgentSchedule",
     "LogRetentionPolicy",
     "NodeTemplate",
+    "SceneContract",
     "ScheduleRun",
     "WorkflowWebhook",
     "AgentVersion",
