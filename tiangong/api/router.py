@@ -14,8 +14,10 @@ from tiangong.execution_logs.endpoints import router as execution_logs_router
 from tiangong.knowledge.endpoints import router as knowledge_router
 from tiangong.mcp.endpoints import router as mcp_router
 from tiangong.model_configs.endpoints import router as model_configs_router
+from tiangong.monitoring.routes import routers as monitoring_routers
 from tiangong.node_templates.endpoints import node_test_router
 from tiangong.node_templates.endpoints import router as node_templates_router
+from tiangong.scene_contracts.endpoints import router as scene_contracts_router
 from tiangong.schedules.endpoints import router as schedules_router
 from tiangong.smartflow.endpoints import router as smartflow_router
 from tiangong.tools.endpoints import router as tools_router
@@ -47,7 +49,10 @@ api_router.include_router(workflow_watch_router)
 api_router.include_router(approvals_router)
 api_router.include_router(node_templates_router)
 api_router.include_router(node_test_router)
+api_router.include_router(scene_contracts_router)
 api_router.include_router(execution_logs_router)
 api_router.include_router(webhooks_manage_router)
 api_router.include_router(schedules_router)
 api_router.include_router(batch_router)
+for router in monitoring_routers:
+    api_router.include_router(router)
