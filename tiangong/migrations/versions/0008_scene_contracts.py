@@ -50,7 +50,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("scene_contracts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_scene_contracts_owner_id"))
-
+    # Dropping the table drops its indexes; dropping the index first fails on MySQL (the FK
+    # needs it).
     op.drop_table("scene_contracts")
