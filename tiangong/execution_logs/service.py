@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from tiangong.execution_logs.schemas import (
     RunPerformance,
 )
 from tiangong.execution_logs.timing import execution_order, node_ms, span_ms
+from tiangong.monitoring.figures import percentile
 from tiangong.workflows import repository as workflow_repository
 from tiangong.workflows.models import WorkflowNodeRun, WorkflowRun
 
@@ -109,14 +109,6 @@ async def list_logs(
     return RunLogList(items=items, total=total, page=page, page_size=page_size)
 
 
-def _p95(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    # Nearest-rank percentile: the smallest value with at least 95% of values at or below it.
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
 async def stats(
     session: AsyncSession, user: User, *, days: int, workflow_id: str | None
 ) -> LogStats:
@@ -153,7 +145,7 @@ async def stats(
         by_status=dict(by_status),
         success_rate=by_status["succeeded"] / finished if finished else None,
         avg_duration_ms=sum(durations) / len(durations) if durations else None,
-        p95_duration_ms=_p95(durations),
+        p95_duration_ms=percentile(durations, 0.95),
         per_day=day_list,
         top_failing_nodes=[
             FailingNode(workflow_id=wf, node_id=node, node_type=kind, failures=count)
