@@ -10,13 +10,20 @@ from tiangong.auth.endpoints import router as auth_router
 from tiangong.batch.endpoints import router as batch_router
 from tiangong.chat.agent_runs import router as agent_runs_router
 from tiangong.chat.endpoints import router as chat_router
+from tiangong.data_sources.routes import routers as data_sources_routers
 from tiangong.execution_logs.endpoints import router as execution_logs_router
+from tiangong.feishu.routes import routers as feishu_routers
+from tiangong.goals.routes import routers as goals_routers
 from tiangong.knowledge.endpoints import router as knowledge_router
+from tiangong.market.routes import routers as market_routers
 from tiangong.mcp.endpoints import router as mcp_router
 from tiangong.model_configs.endpoints import router as model_configs_router
 from tiangong.monitoring.routes import routers as monitoring_routers
 from tiangong.node_templates.endpoints import node_test_router
 from tiangong.node_templates.endpoints import router as node_templates_router
+from tiangong.notices.routes import routers as notices_routers
+from tiangong.permissions.routes import routers as permissions_routers
+from tiangong.plugins.routes import routers as plugins_routers
 from tiangong.scene_contracts.endpoints import router as scene_contracts_router
 from tiangong.schedules.endpoints import router as schedules_router
 from tiangong.smartflow.endpoints import router as smartflow_router
@@ -54,5 +61,14 @@ api_router.include_router(execution_logs_router)
 api_router.include_router(webhooks_manage_router)
 api_router.include_router(schedules_router)
 api_router.include_router(batch_router)
-for router in monitoring_routers:
+for router in (
+    *monitoring_routers,
+    *goals_routers,
+    *notices_routers,
+    *permissions_routers,
+    *market_routers,
+    *plugins_routers,
+    *data_sources_routers,
+    *feishu_routers,
+):
     api_router.include_router(router)

@@ -1,5 +1,12 @@
 """Imports every table so Base.metadata is complete (for Alembic and test cleanup)."""
 
+import tiangong.data_sources.models  # noqa: F401  (its tables)
+import tiangong.feishu.models  # noqa: F401  (its tables)
+import tiangong.goals.models  # noqa: F401  (its tables)
+import tiangong.market.models  # noqa: F401  (its tables)
+import tiangong.notices.models  # noqa: F401  (its tables)
+import tiangong.permissions.models  # noqa: F401  (its tables)
+import tiangong.plugins.models  # noqa: F401  (its tables)
 from tiangong.agents.models import Agent, AgentVersion
 from tiangong.auth.models import User
 from tiangong.conversations.models import Conversation, Message

@@ -1,0 +1,3 @@
+"""Tables of the data sources and uploads module."""
+
+from __future__ import annotations

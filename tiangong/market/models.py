@@ -1,0 +1,3 @@
+"""Tables of the agent and template market module."""
+
+from __future__ import annotations

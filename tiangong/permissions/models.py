@@ -1,0 +1,3 @@
+"""Tables of the permissions module."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the plugins orchestration templates platform module."""
+
+from __future__ import annotations
