@@ -36,6 +36,7 @@ PUBLIC = {
     # Webhook triggers carry a signature or secret, not a user's token.
     ("POST", "/api/v1/webhooks/by-name/{name}"),
     ("POST", "/api/v1/webhooks/{workflow_id}"),
+    ("POST", "/api/v1/feishu/event"),  # Feishu's callback: its verification token and signature
 }
 SMARTFLOW = "/api/v1/agent/"
 # Plausible values for the non-resource path parameters of the ownership sweep.
@@ -88,18 +89,23 @@ class BodyMaker:
             schema = self.components[schema["$ref"].rsplit("/", 1)[1]]
         return schema
 
-    def make(self, schema: dict[str, Any], flavour: str, depth: int = 0) -> Any:
+    def make(
+        self, schema: dict[str, Any], flavour: str, depth: int = 0, in_long: bool = False
+    ) -> Any:
         """A value for the schema; each flavour breaks one kind of field and keeps the rest
-        plausible, so the boundary reaches the code behind validation."""
+        plausible, so the boundary reaches the code behind validation. In a "long" body only
+        the outermost arrays are long, and only their first item has long values: long items
+        in long arrays in long arrays grow the body exponentially (gigabytes for a schema
+        with lists in lists)."""
         schema = self.resolve(schema)
         if depth > 6:
             return None
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 branches = [b for b in schema[key] if self.resolve(b).get("type") != "null"]
-                return self.make(branches[0] if branches else {}, flavour, depth + 1)
+                return self.make(branches[0] if branches else {}, flavour, depth + 1, in_long)
         if "allOf" in schema:
-            return self.make(schema["allOf"][0], flavour, depth + 1)
+            return self.make(schema["allOf"][0], flavour, depth + 1, in_long)
         if "const" in schema:
             return schema["const"] if flavour != "enum" else "not-the-const"
         if "enum" in schema:
@@ -109,15 +115,19 @@ class BodyMaker:
             props = schema.get("properties", {})
             required = set(schema.get("required", []))
             keys = [k for k in props if flavour != "empty" or k in required]
-            body = {k: self.make(props[k], flavour, depth + 1) for k in keys}
+            body = {k: self.make(props[k], flavour, depth + 1, in_long) for k in keys}
             if flavour == "extra":
                 body["zz_unexpected_field"] = {"nested": [1, "two"]}
             return body
         if kind == "array":
             if flavour == "empty":
                 return []
-            item = self.make(schema.get("items", {}), flavour, depth + 1)
-            return [item] * (300 if flavour == "long" else 1)
+            items = schema.get("items", {})
+            item = self.make(items, flavour, depth + 1, in_long or flavour == "long")
+            if flavour != "long" or in_long:
+                return [item]
+            # Too many items, the first one long too; the rest plain, to keep the body small.
+            return [item] + [self.make(items, "typical", depth + 1)] * 299
         if kind == "string":
             special = {"empty": "", "long": LONG, "nul": "a\x00b😀../../etc/passwd"}
             if flavour in special:

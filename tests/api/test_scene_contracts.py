@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests import backends
+from tests.api.asserts import assert_error
 
 API = "/api/v1/scene-contracts"
 PRESET_IDS = {
@@ -53,12 +54,6 @@ async def create(
     response = await client.post(API, json={**CONTRACT, **overrides}, headers=headers)
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["error"] == code and body["message"], body
 
 
 async def test_crud_paging_category_and_search(

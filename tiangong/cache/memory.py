@@ -68,6 +68,12 @@ class MemoryCache:
             return {}
         return dict(item[0])
 
+    async def hdel(self, key: str, *fields: str) -> None:
+        item = self._hashes.get(key)
+        if item is not None:
+            for name in fields:
+                item[0].pop(name, None)
+
     async def ping(self) -> bool:
         return True
 

@@ -57,6 +57,10 @@ class RedisCache:
         result: Any = await self.client.hgetall(self._k(key))
         return {str(k): str(v) for k, v in result.items()}
 
+    async def hdel(self, key: str, *fields: str) -> None:
+        if fields:
+            await self.client.hdel(self._k(key), *fields)
+
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 
