@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     workflow_heartbeat_s: float = Field(default=5.0, gt=0)
     workflow_stale_after_s: float = Field(default=30.0, gt=0)
 
+    # Feishu (Lark) bot (tiangong/feishu). The callback needs the verification token; replies
+    # need app id and secret. With an encrypt key, Feishu sends AES-encrypted events.
+    feishu_base_url: str = "https://open.feishu.cn"
+    feishu_app_id: str | None = None
+    feishu_app_secret: str | None = None
+    feishu_verification_token: str | None = None
+    feishu_encrypt_key: str | None = None
+    # Used when a bound user has not chosen a default agent (if that user can see it).
+    feishu_default_agent_id: str | None = None
+
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     cors_origins: list[str] = []
@@ -77,6 +87,12 @@ class Settings(BaseSettings):
     # Knowledge base ingestion: largest upload or fetched document, and largest raw text.
     knowledge_max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     knowledge_max_text_chars: int = Field(default=2_000_000, ge=1)
+
+    # Data sources (tiangong/data_sources): databases and Redis servers users connect to. Like
+    # llm_allowlist, opens private or loopback hosts to users who are not admins.
+    data_source_allowlist: list[str] = []
+    # Largest workspace upload (POST /uploads), which CSV/JSON data sources read.
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
 
     # Execution logs (finished runs) older than this are purged, unless the owner set a policy.
     execution_log_retention_days: int = Field(default=30, ge=1)
