@@ -36,7 +36,7 @@ async def list_tools(
     user: CurrentUser,
     category: Annotated[str | None, Query(max_length=32)] = None,
     search: Annotated[str | None, Query(max_length=100)] = None,
-    kind: Annotated[Literal["builtin", "http", "code"] | None, Query()] = None,
+    kind: Annotated[Literal["builtin", "http", "code", "plugin"] | None, Query()] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> ToolList:

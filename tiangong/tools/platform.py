@@ -16,6 +16,7 @@ from tiangong.llm_logs.recorder import recorder
 from tiangong.mcp import connect as mcp_connect
 from tiangong.model_configs.service import ResolvedModel, resolve
 from tiangong.net import SafeHttpClient
+from tiangong.plugins import catalog as plugin_catalog
 from tiangong.runtime.llm import ChatMessage, ChatParams
 from tiangong.runtime.sandbox import SandboxRunner
 from tiangong.runtime.tools import BUILTIN, Tool, ToolContext
@@ -118,12 +119,14 @@ def runtime_tool(row: CustomTool) -> Tool:
 
 
 async def tools_by_name(session: AsyncSession, user: User, names: Sequence[str]) -> list[Tool]:
-    """The tools an agent lists in include_tools: builtin names, the user's custom tools, and
-    mcp__<server>__<tool> for tools of the user's enabled MCP servers (as last listed)."""
+    """The tools an agent lists in include_tools: builtin names, the user's custom tools,
+    mcp__<server>__<tool> for tools of the user's enabled MCP servers (as last listed), and
+    plugin__<plugin>__<tool> for tools of the user's enabled plugin installations."""
     wanted = list(dict.fromkeys(names))
     custom = {row.name: row for row in await repository.by_names(session, user.id, wanted)}
     wants_mcp = any(name.startswith(MCP_PREFIX) for name in wanted)
     mcp_tools = await mcp_connect.tools_for(session, user) if wants_mcp else {}
+    plugin_tools = await plugin_catalog.tools_by_name(session, user, wanted)
     tools: list[Tool] = []
     missing = []
     for name in wanted:
@@ -133,6 +136,8 @@ async def tools_by_name(session: AsyncSession, user: User, names: Sequence[str])
             tools.append(builtin)
         elif name in mcp_tools:
             tools.append(mcp_tools[name])
+        elif name in plugin_tools:
+            tools.append(plugin_tools[name])
         else:
             missing.append(name)
     if missing:

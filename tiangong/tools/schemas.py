@@ -17,7 +17,7 @@ class ToolRead(BaseModel):
     name: str
     description: str
     category: str
-    # builtin | http | code
+    # builtin | http | code | plugin
     kind: str
     requires_approval: bool
     enabled: bool = True

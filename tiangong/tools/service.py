@@ -13,6 +13,7 @@ from tiangong.auth.models import User
 from tiangong.errors import AppError, BadRequest, Conflict, NotFound
 from tiangong.knowledge import grounding
 from tiangong.knowledge.tool import EXTRA as KNOWLEDGE_EXTRA
+from tiangong.plugins import catalog as plugin_catalog
 from tiangong.runtime.tools import BUILTIN, Tool, ToolError, ToolInputError
 from tiangong.runtime.tools.executor import run_tool
 from tiangong.runtime.tools.http_tool import HttpAuth, HttpTool
@@ -94,6 +95,12 @@ def _set_secret(row: CustomTool, secret: str | None) -> None:
     row.secret_hint = mask(secret) if secret else None
 
 
+async def _user_tools(session: AsyncSession, user: User) -> list[ToolRead]:
+    """The user's custom tools, then the tools of their enabled plugin installations."""
+    items = [custom_read(row) for row in await repository.owned(session, user.id)]
+    return items + await plugin_catalog.tool_reads(session, user)
+
+
 async def list_tools(
     session: AsyncSession,
     user: User,
@@ -106,12 +113,12 @@ async def list_tools(
 ) -> ToolList:
     items = [builtin_read(t) for t in BUILTIN.search(category=category, query=search)]
     needle = (search or "").lower()
-    for row in await repository.owned(session, user.id):
-        if category and row.category != category:
+    for item in await _user_tools(session, user):
+        if category and item.category != category:
             continue
-        if needle and needle not in row.name.lower() and needle not in row.description.lower():
+        if needle and needle not in item.name.lower() and needle not in item.description.lower():
             continue
-        items.append(custom_read(row))
+        items.append(item)
     if kind:
         items = [item for item in items if item.kind == kind]
     start = (page - 1) * page_size
@@ -122,8 +129,8 @@ async def list_tools(
 
 async def categories(session: AsyncSession, user: User) -> list[CategoryCount]:
     counts = dict(BUILTIN.categories())
-    for row in await repository.owned(session, user.id):
-        counts[row.category] = counts.get(row.category, 0) + 1
+    for item in await _user_tools(session, user):
+        counts[item.category] = counts.get(item.category, 0) + 1
     return [CategoryCount(category=k, count=v) for k, v in sorted(counts.items())]
 
 
@@ -138,6 +145,11 @@ async def get(session: AsyncSession, user: User, tool_id: str) -> ToolRead:
     builtin = BUILTIN.get(tool_id)
     if builtin is not None:
         return builtin_read(builtin)
+    if tool_id.startswith(plugin_catalog.PREFIX):
+        found = await plugin_catalog.tool_read(session, user, tool_id)
+        if found is None:
+            raise NotFound("Tool not found", code="TOOL_NOT_FOUND")
+        return found
     return custom_read(await _custom_or_404(session, user, tool_id))
 
 
@@ -233,6 +245,10 @@ async def use(
     session: AsyncSession, user: User, tool_id: str, arguments: dict[str, Any]
 ) -> ToolUseResult:
     tool = BUILTIN.get(tool_id)
+    if tool is None and tool_id.startswith(plugin_catalog.PREFIX):
+        tool = (await plugin_catalog.tools_by_name(session, user, [tool_id])).get(tool_id)
+        if tool is None:
+            raise NotFound("Tool not found", code="TOOL_NOT_FOUND")
     if tool is None:
         row = await _custom_or_404(session, user, tool_id)
         if not row.enabled:
