@@ -22,11 +22,15 @@ from tiangong.conversations.reaper import run_forever as reap_interrupted_answer
 from tiangong.conversations.turns import drain as drain_turns
 from tiangong.db.engine import dispose_engine, get_engine
 from tiangong.execution_logs import retention as log_retention
+from tiangong.feishu import jobs as feishu_jobs
+from tiangong.goals import jobs as goal_jobs
 from tiangong.health.endpoints import router as health_router
 from tiangong.knowledge import lifecycle as knowledge
 from tiangong.llm_logs.recorder import flush as flush_llm_logs
 from tiangong.logs import configure_logging
 from tiangong.mcp.server import McpEndpoint
+from tiangong.notices import lifecycle as notices
+from tiangong.notices.audit.middleware import AuditMiddleware
 from tiangong.schedules import scheduler
 from tiangong.security.keys import encryption_key, secret_key
 from tiangong.smartflow import envelope as smartflow_envelope
@@ -42,10 +46,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_cache()
     # Picks the vector store and resumes ingestion a previous process left unfinished.
     await knowledge.start()
+    await feishu_jobs.start()
+    await goal_jobs.start()
     reaper = asyncio.create_task(reap_interrupted_answers())
     await workflow_runner.start_recovery()
     scheduler.start()
     log_retention.start()
+    notices.start()
     async with app.state.mcp.run():
         # Everything built so far (routes, schemas, mappers) lives as long as the process:
         # keep it out of the collector's passes, which otherwise walk it again and again.
@@ -57,8 +64,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await scheduler.stop()
     await workflow_runner.stop_recovery()
     await log_retention.stop()
+    await notices.stop()
     # Running chat turns finish (or save what they have) before connections close.
     await drain_turns()
+    await feishu_jobs.stop()
+    await goal_jobs.stop()
     await knowledge.stop()
     await flush_llm_logs()
     await close_cache()
@@ -91,6 +101,8 @@ def create_app() -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID"],
         )
+    # Inside RequestIdMiddleware, so audit entries carry the request id.
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health_router)
     app.include_router(health_router, prefix="/api/v1", include_in_schema=False)

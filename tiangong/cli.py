@@ -51,9 +51,11 @@ def worker(
         float, typer.Option(min=0, help="Seconds running jobs get to finish on SIGTERM")
     ] = 10.0,
 ) -> None:
-    """Run background jobs (knowledge ingestion) from the queue at TIANGONG_QUEUE_URL."""
+    """Run background jobs (ingestion, Feishu replies, goal runs) from TIANGONG_QUEUE_URL."""
     from tiangong.cache import close_cache
     from tiangong.db.engine import dispose_engine
+    from tiangong.feishu.jobs import FeishuWorker
+    from tiangong.goals.jobs import GoalWorker
     from tiangong.knowledge.lifecycle import IngestionWorker
     from tiangong.logs import configure_logging
     from tiangong.queue import close_queue
@@ -67,7 +69,7 @@ def worker(
 
     async def run() -> None:
         try:
-            await serve([IngestionWorker()], grace_s=grace)
+            await serve([IngestionWorker(), FeishuWorker(), GoalWorker()], grace_s=grace)
         finally:
             await close_queue()
             await close_cache()

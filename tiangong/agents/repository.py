@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from sqlalchemy import ColumnElement, Executable, Select, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,15 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tiangong.agents.models import Agent, AgentVersion
 from tiangong.auth.models import User
 from tiangong.conversations.models import Conversation
+from tiangong.goals.models import Goal, GoalTask
 from tiangong.llm_logs.models import LLMCallLog
+from tiangong.permissions.models import ResourceGrant
+from tiangong.permissions.scope import granted_ids
+
+# What the caller needs: "owner" (owners and admins), "edit" or "view" (grantees too).
+Access = Literal["owner", "edit", "view"]
 
 
-def _scope(user: User) -> ColumnElement[bool]:
-    return true() if user.is_admin else Agent.owner_id == user.id
+def _scope(user: User, access: Access = "owner") -> ColumnElement[bool]:
+    if user.is_admin:
+        return true()
+    if access == "owner":
+        return Agent.owner_id == user.id
+    return or_(Agent.owner_id == user.id, Agent.id.in_(granted_ids(user.id, "agent", access)))
 
 
-def _visible(user: User) -> Select[Agent]:
-    return select(Agent).where(_scope(user))
+def _visible(user: User, access: Access = "owner") -> Select[Agent]:
+    return select(Agent).where(_scope(user, access))
 
 
 async def list_visible(
@@ -30,7 +41,7 @@ async def list_visible(
     offset: int,
     limit: int,
 ) -> tuple[list[Agent], int]:
-    stmt = _visible(user)
+    stmt = _visible(user, "view")
     if search:
         stmt = stmt.where(
             or_(
@@ -47,8 +58,10 @@ async def list_visible(
     return list(rows.scalars()), int(total)
 
 
-async def get_visible(session: AsyncSession, user: User, agent_id: str) -> Agent | None:
-    stmt = _visible(user).where(Agent.id == agent_id)
+async def get_visible(
+    session: AsyncSession, user: User, agent_id: str, access: Access = "owner"
+) -> Agent | None:
+    stmt = _visible(user, access).where(Agent.id == agent_id)
     return (await session.execute(stmt)).scalars().first()
 
 
@@ -56,7 +69,7 @@ def _versions(user: User, agent_id: str) -> Select[AgentVersion]:
     return (
         select(AgentVersion)
         .join(Agent, Agent.id == AgentVersion.agent_id)
-        .where(AgentVersion.agent_id == agent_id, _scope(user))
+        .where(AgentVersion.agent_id == agent_id, _scope(user, "view"))
     )
 
 
@@ -96,6 +109,11 @@ _CLEANUP: tuple[Callable[[str], Executable], ...] = (
         update(LLMCallLog).where(LLMCallLog.agent_id == agent_id).values(agent_id=None)
     ),
     lambda agent_id: delete(AgentVersion).where(AgentVersion.agent_id == agent_id),
+    lambda agent_id: update(Goal).where(Goal.agent_id == agent_id).values(agent_id=None),
+    lambda agent_id: update(GoalTask).where(GoalTask.agent_id == agent_id).values(agent_id=None),
+    lambda agent_id: delete(ResourceGrant).where(
+        ResourceGrant.resource_type == "agent", ResourceGrant.resource_id == agent_id
+    ),
 )
 
 

@@ -185,6 +185,8 @@ class AgentRead(AgentDefinitionRead):
     is_main: bool
     created_at: datetime
     updated_at: datetime
+    # Set when another user shared the agent with the caller: the permission they gave.
+    shared: Literal["view", "edit"] | None = None
 
 
 class AgentList(BaseModel):

@@ -24,6 +24,7 @@ from tiangong.agents.schemas import (
 )
 from tiangong.auth.models import User
 from tiangong.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from tiangong.permissions.scope import levels as grant_levels
 from tiangong.schedules import repository as schedules_repository
 
 EXPORT_FORMAT = "tiangong.agent"
@@ -58,12 +59,22 @@ async def _new_agent(
     return agent
 
 
-async def get_visible(session: AsyncSession, user: User, agent_id: str) -> Agent:
-    """The agent if the caller may see it (owner or admin); used by chat as well."""
-    agent = await repository.get_visible(session, user, agent_id)
+async def get_visible(
+    session: AsyncSession, user: User, agent_id: str, access: repository.Access = "owner"
+) -> Agent:
+    """The agent if the caller may see it (owner or admin, or with `access` "view"/"edit" a
+    user it was shared with); used by chat as well."""
+    agent = await repository.get_visible(session, user, agent_id, access)
     if agent is None:
         raise NotFound("Agent not found", code="AGENT_NOT_FOUND")
     return agent
+
+
+async def _reads(session: AsyncSession, user: User, agents: list[Agent]) -> list[AgentRead]:
+    """Agents shared with the caller carry the permission they were given."""
+    others = [agent.id for agent in agents if agent.owner_id != user.id]
+    shared = await grant_levels(session, user.id, "agent", others)
+    return [to_read(agent).model_copy(update={"shared": shared.get(agent.id)}) for agent in agents]
 
 
 async def list_agents(
@@ -84,7 +95,7 @@ async def list_agents(
         limit=page_size,
     )
     return AgentList(
-        items=[to_read(row) for row in rows], total=total, page=page, page_size=page_size
+        items=await _reads(session, user, rows), total=total, page=page, page_size=page_size
     )
 
 
@@ -93,11 +104,11 @@ async def create(session: AsyncSession, user: User, data: AgentCreate) -> AgentR
 
 
 async def get(session: AsyncSession, user: User, agent_id: str) -> AgentRead:
-    return to_read(await get_visible(session, user, agent_id))
+    return (await _reads(session, user, [await get_visible(session, user, agent_id, "view")]))[0]
 
 
 async def update(session: AsyncSession, user: User, agent_id: str, data: AgentUpdate) -> AgentRead:
-    agent = await get_visible(session, user, agent_id)
+    agent = await get_visible(session, user, agent_id, "edit")
     changes = {
         key: value
         for key, value in data.columns(only_set=True).items()
@@ -110,7 +121,7 @@ async def update(session: AsyncSession, user: User, agent_id: str, data: AgentUp
         agent.version += 1
         await repository.add(session, _version_row(agent, user))
         await session.refresh(agent)
-    return to_read(agent)
+    return (await _reads(session, user, [agent]))[0]
 
 
 async def delete(session: AsyncSession, user: User, agent_id: str) -> None:
@@ -123,7 +134,7 @@ async def delete(session: AsyncSession, user: User, agent_id: str) -> None:
 async def list_versions(
     session: AsyncSession, user: User, agent_id: str
 ) -> list[AgentVersionSummary]:
-    await get_visible(session, user, agent_id)
+    await get_visible(session, user, agent_id, "view")
     rows = await repository.list_versions(session, user, agent_id)
     return [AgentVersionSummary.model_validate(row) for row in rows]
 
@@ -131,7 +142,7 @@ async def list_versions(
 async def get_version(
     session: AsyncSession, user: User, agent_id: str, version: int
 ) -> AgentVersionRead:
-    await get_visible(session, user, agent_id)
+    await get_visible(session, user, agent_id, "view")
     row = await repository.get_version(session, user, agent_id, version)
     if row is None:
         raise NotFound(f"Agent has no version {version}", code="AGENT_VERSION_NOT_FOUND")

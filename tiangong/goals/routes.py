@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from tiangong.goals.endpoints import goals, tasks
+
+routers: list[APIRouter] = [goals, tasks]
