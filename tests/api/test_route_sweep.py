@@ -53,6 +53,9 @@ RAW_BODIES: list[tuple[str, bytes]] = [
 FLAVOURS = ("typical", "extra", "empty", "long", "nul", "huge", "negative", "enum")
 LONG = "x" * 70_000  # longer than a MySQL TEXT column
 REQUEST_TIMEOUT_S = 20
+# The platform is fine, something it calls is not (no internet here; the fake model's "ok" is
+# not a plan): allowed with the error shape, unlike 500.
+UPSTREAM_STATUSES = (502, 504)
 
 
 def http_routes(app: FastAPI) -> list[tuple[str, str, Any]]:
@@ -165,7 +168,7 @@ class BodyMaker:
 
 def shape_problem(path: str, response: httpx.Response) -> str | None:
     """What is wrong with the response, or None."""
-    if response.status_code >= 500:
+    if response.status_code >= 500 and response.status_code not in UPSTREAM_STATUSES:
         return "5xx"
     if response.status_code < 400:
         return None
@@ -327,6 +330,29 @@ async def _created(client: httpx.AsyncClient, url: str, body: Any, headers: dict
     return response.json()
 
 
+PLUGIN = {
+    "name": "weather",
+    "version": "1.0.0",
+    "tools": [
+        {
+            "name": "forecast",
+            "description": "The forecast for a city",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+            "http": {"method": "GET", "url": "https://api.example.com/forecast/{city}"},
+        }
+    ],
+}
+ORCHESTRATION = {
+    "name": "desk",
+    "mode": "supervisor",
+    "roles": [
+        {"name": "lead", "agent": {"system_prompt": "Lead."}},
+        {"name": "tech", "agent": {"system_prompt": "Fix it."}},
+    ],
+    "coordinator": "lead",
+}
+
+
 async def _owned_by_alice(
     client: httpx.AsyncClient, headers: dict[str, str], chat_model: dict[str, Any], fake_llm: Any
 ) -> dict[str, str]:
@@ -371,7 +397,43 @@ async def _owned_by_alice(
     )
     fake_llm.script([{"content": "hello"}])
     chat = await _created(client, f"{api}/agent-chat/bare", {"message": "hi"}, headers)
+    goal = await _created(client, f"{api}/goals", {"title": "Ship"}, headers)
+    task = await _created(client, f"{api}/tasks", {"goal_id": goal["id"], "title": "t"}, headers)
+    rule = await _created(
+        client,
+        f"{api}/alert-rules",
+        {"name": "r", "metric": "llm_calls", "comparator": "gt", "threshold": 5},
+        headers,
+    )
+    source = await _created(
+        client,
+        f"{api}/data-sources",
+        {"name": "api", "type": "api", "config": {"url": "https://api.example.com"}},
+        headers,
+    )
+    upload = await client.post(
+        f"{api}/uploads", files={"file": ("a.csv", b"a,b\n1,2\n", "text/csv")}, headers=headers
+    )
+    assert upload.status_code == 201, upload.text
+    plugin = await _created(client, f"{api}/plugins", PLUGIN, headers)
+    orchestration = await _created(client, f"{api}/orchestration-templates", ORCHESTRATION, headers)
+    # Drafts: only their author sees them.
+    agent_listing = await _created(
+        client, f"{api}/agent-market", {"source_id": agent["id"], "status": "draft"}, headers
+    )
+    template_listing = await _created(
+        client, f"{api}/template-market", {"source_id": workflow["id"], "status": "draft"}, headers
+    )
     return {
+        "goal_id": goal["id"],
+        "task_id": task["id"],
+        "rule_id": rule["id"],
+        "source_id": source["id"],
+        "upload_id": upload.json()["id"],
+        "plugin_id": plugin["id"],
+        "/orchestration-templates/{template_id}": orchestration["id"],
+        "/agent-market/{listing_id}": agent_listing["id"],
+        "/template-market/{listing_id}": template_listing["id"],
         "agent_id": agent["id"],
         "workflow_id": workflow["id"],
         "run_id": run.get("run_id") or run["id"],
