@@ -7,10 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from tests.api.asserts import assert_error
 from tests.api.test_route_sweep import noop_graph
 from tests.api.test_workflows import create as create_workflow
 from tests.conftest import register
+from tiangong.db.engine import session_factory
+from tiangong.permissions.models import ResourceGrant
 
 API = "/api/v1/permissions"
 AGENTS = "/api/v1/agents"
@@ -33,11 +37,6 @@ async def _share(
 ) -> httpx.Response:
     body = {"resource_type": "agent", "resource_id": agent_id, "permission": permission, **who}
     return await client.post(f"{API}/grants", json=body, headers=headers)
-
-
-def _error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"] == code, response.text
 
 
 # --- catalogue and roles ------------------------------------------------------------------
@@ -65,8 +64,10 @@ async def test_builtin_roles_are_listed_readable_and_immutable(
     assert "agent:read" in viewer["permissions"]
     assert "agent:write" not in viewer["permissions"]
     put = await client.put(f"{API}/roles/viewer", json={"description": "x"}, headers=admin_headers)
-    _error(put, 403, "ROLE_BUILTIN")
-    _error(await client.delete(f"{API}/roles/editor", headers=admin_headers), 403, "ROLE_BUILTIN")
+    assert_error(put, 403, "ROLE_BUILTIN")
+    assert_error(
+        await client.delete(f"{API}/roles/editor", headers=admin_headers), 403, "ROLE_BUILTIN"
+    )
 
 
 async def test_admin_creates_updates_and_deletes_a_custom_role(
@@ -97,10 +98,10 @@ async def test_admin_creates_updates_and_deletes_a_custom_role(
     assert (
         await client.delete(f"{API}/roles/{role['id']}", headers=admin_headers)
     ).status_code == 204
-    _error(
+    assert_error(
         await client.get(f"{API}/roles/{role['id']}", headers=admin_headers), 404, "ROLE_NOT_FOUND"
     )
-    _error(
+    assert_error(
         await client.delete(f"{API}/roles/{role['id']}", headers=admin_headers),
         404,
         "ROLE_NOT_FOUND",
@@ -113,14 +114,14 @@ async def test_role_names_are_unique_and_cannot_shadow_builtins(
     first = await client.post(f"{API}/roles", json={"name": "ops"}, headers=admin_headers)
     assert first.status_code == 201
     again = await client.post(f"{API}/roles", json={"name": "ops"}, headers=admin_headers)
-    _error(again, 409, "ROLE_NAME_TAKEN")
+    assert_error(again, 409, "ROLE_NAME_TAKEN")
     builtin = await client.post(f"{API}/roles", json={"name": "viewer"}, headers=admin_headers)
-    _error(builtin, 409, "ROLE_NAME_TAKEN")
+    assert_error(builtin, 409, "ROLE_NAME_TAKEN")
     other = await client.post(f"{API}/roles", json={"name": "dev"}, headers=admin_headers)
     rename = await client.put(
         f"{API}/roles/{other.json()['id']}", json={"name": "ops"}, headers=admin_headers
     )
-    _error(rename, 409, "ROLE_NAME_TAKEN")
+    assert_error(rename, 409, "ROLE_NAME_TAKEN")
 
 
 @pytest.mark.parametrize(
@@ -140,7 +141,7 @@ async def test_bad_role_input_is_422(
     client: httpx.AsyncClient, admin_headers: Headers, body: dict[str, Any]
 ) -> None:
     response = await client.post(f"{API}/roles", json=body, headers=admin_headers)
-    _error(response, 422, "VALIDATION_ERROR")
+    assert_error(response, 422, "VALIDATION_ERROR")
 
 
 async def test_role_writes_need_an_admin_and_every_route_a_token(
@@ -156,7 +157,7 @@ async def test_role_writes_need_an_admin_and_every_route_a_token(
         ("DELETE", f"{API}/users/{me['id']}/roles/{role['id']}", None),
     ]:
         response = await client.request(method, url, json=body, headers=user_headers)
-        _error(response, 403, "ADMIN_REQUIRED")
+        assert_error(response, 403, "ADMIN_REQUIRED")
         no_token = await client.request(method, url, json=body)
         assert no_token.status_code == 401, (method, url)
     for url in ("/catalog", "/roles", "/roles/viewer", "/users/me/roles", "/shared-with-me"):
@@ -199,7 +200,7 @@ async def test_assigned_roles_make_up_the_effective_permissions(
     assert "agent:delete" not in mine["permissions"]
     # An admin reads anyone's roles; the same answer.
     assert (await client.get(url, headers=admin_headers)).json() == mine
-    _error(
+    assert_error(
         await client.post(url, json={"role_id": "viewer"}, headers=admin_headers),
         409,
         "ROLE_ALREADY_ASSIGNED",
@@ -210,7 +211,7 @@ async def test_assigned_roles_make_up_the_effective_permissions(
     assert [r["id"] for r in after["roles"]] == ["viewer"]
     removed = await client.delete(f"{url}/viewer", headers=admin_headers)
     assert removed.status_code == 204
-    _error(
+    assert_error(
         await client.delete(f"{url}/viewer", headers=admin_headers),
         404,
         "ROLE_ASSIGNMENT_NOT_FOUND",
@@ -223,25 +224,25 @@ async def test_assignment_errors(
 ) -> None:
     alice = (await _me(client, user_headers))["id"]
     url = f"{API}/users/{alice}/roles"
-    _error(
+    assert_error(
         await client.post(url, json={"role_id": "admin"}, headers=admin_headers),
         400,
         "ROLE_NOT_ASSIGNABLE",
     )
-    _error(
+    assert_error(
         await client.post(url, json={"role_id": "nope"}, headers=admin_headers),
         404,
         "ROLE_NOT_FOUND",
     )
-    _error(
+    assert_error(
         await client.post(
             f"{API}/users/no-such-user/roles", json={"role_id": "viewer"}, headers=admin_headers
         ),
         404,
         "USER_NOT_FOUND",
     )
-    _error(await client.post(url, json={}, headers=admin_headers), 422, "VALIDATION_ERROR")
-    _error(
+    assert_error(await client.post(url, json={}, headers=admin_headers), 422, "VALIDATION_ERROR")
+    assert_error(
         await client.post(url, json={"role_id": "x" * 65}, headers=admin_headers),
         422,
         "VALIDATION_ERROR",
@@ -254,7 +255,7 @@ async def test_users_cannot_read_each_others_roles(
     alice = (await _me(client, user_headers))["id"]
     own = await client.get(f"{API}/users/{alice}/roles", headers=user_headers)
     assert own.status_code == 200 and own.json()["user_id"] == alice
-    _error(
+    assert_error(
         await client.get(f"{API}/users/{alice}/roles", headers=other_headers),
         404,
         "USER_NOT_FOUND",
@@ -297,30 +298,30 @@ async def test_grant_errors(
 ) -> None:
     agent_id = await _agent(client, user_headers)
     alice = await _me(client, user_headers)
-    _error(
+    assert_error(
         await _share(client, user_headers, agent_id, "view", user_id=alice["id"]),
         400,
         "GRANT_TO_OWNER",
     )
-    _error(
+    assert_error(
         await _share(client, user_headers, agent_id, "view", email="nobody@example.com"),
         404,
         "USER_NOT_FOUND",
     )
-    _error(
+    assert_error(
         await _share(client, user_headers, "missing", "view", email="bob@example.com"),
         404,
         "AGENT_NOT_FOUND",
     )
     # Another user's agent cannot be shared, nor its grants listed: not found.
     bobs = await _agent(client, other_headers, "bobs")
-    _error(
+    assert_error(
         await _share(client, user_headers, bobs, "view", email="alice@example.com"),
         404,
         "AGENT_NOT_FOUND",
     )
     params = {"resource_type": "agent", "resource_id": bobs}
-    _error(
+    assert_error(
         await client.get(f"{API}/grants", params=params, headers=user_headers),
         404,
         "AGENT_NOT_FOUND",
@@ -343,11 +344,11 @@ async def test_grant_errors(
         },
     ):
         response = await client.post(f"{API}/grants", json=body, headers=user_headers)
-        _error(response, 422, "VALIDATION_ERROR")
+        assert_error(response, 422, "VALIDATION_ERROR")
     bad_list = await client.get(
         f"{API}/grants", params={"resource_type": "x"}, headers=user_headers
     )
-    _error(bad_list, 422, "VALIDATION_ERROR")
+    assert_error(bad_list, 422, "VALIDATION_ERROR")
     body = {"resource_type": "agent", "resource_id": agent_id, "email": "bob@example.com"}
     assert (await client.post(f"{API}/grants", json=body)).status_code == 401
 
@@ -358,14 +359,14 @@ async def test_a_grantee_cannot_reshare_or_list_grants(
     agent_id = await _agent(client, user_headers)
     await _share(client, user_headers, agent_id, "edit", email="bob@example.com")
     await register(client, "carol@example.com", "carol")
-    _error(
+    assert_error(
         await _share(client, other_headers, agent_id, "view", email="carol@example.com"),
         403,
         "NOT_RESOURCE_OWNER",
     )
     params = {"resource_type": "agent", "resource_id": agent_id}
     listed = await client.get(f"{API}/grants", params=params, headers=other_headers)
-    _error(listed, 403, "NOT_RESOURCE_OWNER")
+    assert_error(listed, 403, "NOT_RESOURCE_OWNER")
 
 
 async def test_admins_manage_any_users_grants(
@@ -387,7 +388,7 @@ async def test_revoking_a_grant(
     grant = (await _share(client, user_headers, agent_id, "view", email="bob@example.com")).json()
     carol_headers = await register(client, "carol@example.com", "carol")
     # Someone with nothing to do with it cannot even find it.
-    _error(
+    assert_error(
         await client.delete(f"{API}/grants/{grant['id']}", headers=carol_headers),
         404,
         "GRANT_NOT_FOUND",
@@ -395,7 +396,7 @@ async def test_revoking_a_grant(
     assert (
         await client.delete(f"{API}/grants/{grant['id']}", headers=user_headers)
     ).status_code == 204
-    _error(
+    assert_error(
         await client.delete(f"{API}/grants/{grant['id']}", headers=user_headers),
         404,
         "GRANT_NOT_FOUND",
@@ -436,7 +437,7 @@ async def test_shared_with_me_lists_resources_of_every_type(
     after = (await client.get(f"{API}/shared-with-me", headers=other_headers)).json()
     assert [i["resource_type"] for i in after["items"]] == ["agent"]
     bad = await client.get(f"{API}/shared-with-me", params={"page_size": 0}, headers=other_headers)
-    _error(bad, 422, "VALIDATION_ERROR")
+    assert_error(bad, 422, "VALIDATION_ERROR")
 
 
 # --- grants on agents ---------------------------------------------------------------------
@@ -488,7 +489,7 @@ async def test_deleting_an_agent_removes_its_grants(
     grant = (await _share(client, user_headers, agent_id, "view", email="bob@example.com")).json()
     assert (await client.delete(f"{AGENTS}/{agent_id}", headers=user_headers)).status_code == 204
     assert (await client.get(f"{API}/shared-with-me", headers=other_headers)).json()["total"] == 0
-    _error(
+    assert_error(
         await client.delete(f"{API}/grants/{grant['id']}", headers=other_headers),
         404,
         "GRANT_NOT_FOUND",
@@ -531,18 +532,18 @@ async def test_check_answers_for_owner_grantee_and_strangers(
     admin = (await _check(client, admin_headers, agent_id, "share")).json()
     assert admin["allowed"] is True and admin["access"] == "admin"
     # Carol cannot see it at all; Bob may not ask about others.
-    _error(await _check(client, carol_headers, agent_id, "view"), 404, "AGENT_NOT_FOUND")
-    _error(
+    assert_error(await _check(client, carol_headers, agent_id, "view"), 404, "AGENT_NOT_FOUND")
+    assert_error(
         await _check(client, other_headers, agent_id, "view", user_id=carol["id"]),
         403,
         "NOT_RESOURCE_OWNER",
     )
-    _error(
+    assert_error(
         await _check(client, user_headers, agent_id, "view", user_id="nobody"),
         404,
         "USER_NOT_FOUND",
     )
-    _error(await _check(client, user_headers, agent_id, "fly"), 422, "VALIDATION_ERROR")
+    assert_error(await _check(client, user_headers, agent_id, "fly"), 422, "VALIDATION_ERROR")
     assert (await client.post(f"{API}/check", json={})).status_code == 401
 
 
@@ -555,3 +556,26 @@ async def test_check_on_a_workflow_says_grants_are_not_enforced_there(
     check = {"resource_type": "workflow", "resource_id": wf["id"], "action": "view"}
     result = (await client.post(f"{API}/check", json=check, headers=other_headers)).json()
     assert result["allowed"] is True and result["enforced"] is False
+
+
+async def test_deleting_a_workflow_or_knowledge_base_deletes_its_grants(
+    client: httpx.AsyncClient, user_headers: Headers, other_headers: Headers
+) -> None:
+    wf = await create_workflow(client, user_headers, noop_graph())
+    kb = await client.post("/api/v1/knowledge-bases", json={"name": "kb"}, headers=user_headers)
+    shared = [("workflow", wf["id"]), ("knowledge_base", kb.json()["id"])]
+    for resource_type, resource_id in shared:
+        body = {"resource_type": resource_type, "resource_id": resource_id}
+        granted = await client.post(
+            "/api/v1/permissions/grants",
+            json={**body, "email": "bob@example.com"},
+            headers=user_headers,
+        )
+        assert granted.status_code == 201, granted.text
+    await client.delete(f"/api/v1/workflows/{wf['id']}", headers=user_headers)
+    await client.delete(f"/api/v1/knowledge-bases/{kb.json()['id']}", headers=user_headers)
+    async with session_factory()() as session:
+        left = await session.execute(
+            select(ResourceGrant).where(ResourceGrant.resource_id.in_([i for _, i in shared]))
+        )
+        assert left.scalars().all() == []

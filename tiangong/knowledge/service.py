@@ -24,6 +24,7 @@ from tiangong.knowledge.schemas import (
 )
 from tiangong.knowledge.spec import KbSpec, spec_of
 from tiangong.net import model_hosts
+from tiangong.permissions import repository as grants_repository
 from tiangong.security.crypto import encrypt, mask
 
 # Changing any of these makes the stored chunks or vectors wrong: every document re-indexes.
@@ -256,6 +257,7 @@ async def delete(session: AsyncSession, user: User, kb_id: str) -> None:
     kb = await visible_kb(session, user, kb_id)
     await repository.lock_kb(session, kb.id)
     await stores.current().remove(session, kb.id)
+    await grants_repository.delete_grants_for(session, "knowledge_base", kb.id)
     await repository.delete_kb(session, kb.id)
     files.remove_kb(kb.id)
 

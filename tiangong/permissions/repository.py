@@ -135,3 +135,12 @@ async def nicknames(session: AsyncSession, user_ids: set[str]) -> dict[str, str]
         return {}
     rows = await session.execute(select(User.id, User.nickname).where(User.id.in_(user_ids)))
     return dict(rows.tuples().all())
+
+
+async def delete_grants_for(session: AsyncSession, resource_type: str, resource_id: str) -> None:
+    """A deleted resource's grants go with it (in the deleting transaction)."""
+    await session.execute(
+        delete(ResourceGrant).where(
+            ResourceGrant.resource_type == resource_type, ResourceGrant.resource_id == resource_id
+        )
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tiangong.auth.models import User
 from tiangong.db.base import utcnow
 from tiangong.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from tiangong.permissions import repository as grants_repository
 from tiangong.runtime.workflow import ApprovalDecision, node_class, validate
 from tiangong.schedules import repository as schedules_repository
 from tiangong.webhooks import repository as webhooks_repository
@@ -116,6 +117,7 @@ async def delete(session: AsyncSession, user: User, workflow_id: str) -> None:
     # Its triggers go with it, in the same transaction.
     await schedules_repository.delete_for_target(session, "workflow", workflow.id)
     await webhooks_repository.delete_for_workflow(session, workflow.id)
+    await grants_repository.delete_grants_for(session, "workflow", workflow.id)
     await repository.delete_workflow(session, workflow)
 
 
