@@ -311,6 +311,26 @@ async def test_interact_answers_with_the_goal_as_context_and_keeps_history(
         assert (await client.post(url, json=body, headers=user_headers)).status_code == 422
 
 
+async def test_concurrent_interactions_both_land_in_the_history(
+    client: httpx.AsyncClient, user_headers: dict[str, str], chat_model: Any, fake_llm: Any
+) -> None:
+    goal_id, _ = await _planned(client, user_headers, fake_llm)
+    url = f"{GOALS}/{goal_id}/interact"
+    # Both answers arrive together, so both turns write the history at the same moment.
+    fake_llm.script([{"content": "one", "first_token_delay_ms": 200}] * 2)
+    replies = await asyncio.gather(
+        client.post(url, json={"message": "a"}, headers=user_headers),
+        client.post(url, json={"message": "b"}, headers=user_headers),
+    )
+    assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
+    # The history comes back with each reply; a third turn shows all that came before.
+    fake_llm.script([{"content": "three"}])
+    again = await client.post(url, json={"message": "c"}, headers=user_headers)
+    history = again.json()["history"][:-2]
+    contents = sorted(h["content"] for h in history)
+    assert contents == ["a", "b", "one", "one"], history
+
+
 async def test_execute_async_runs_tasks_in_dependency_order(
     client: httpx.AsyncClient, user_headers: dict[str, str], chat_model: Any, fake_llm: Any
 ) -> None:

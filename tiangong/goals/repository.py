@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tiangong.db.base import utcnow
 from tiangong.goals.models import Goal, GoalTask
 
 UNFINISHED = ("pending", "claimed", "in_progress", "awaiting_approval", "failed")
@@ -157,6 +158,19 @@ async def transition(
         stmt = stmt.where(extra)
     result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
         stmt.values(**values).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def replace_interactions(
+    session: AsyncSession, goal_id: str, seen_updated_at: Any, interactions: list[Any]
+) -> bool:
+    """Write the goal's chat history only if nothing wrote the goal since it was read."""
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+        update(Goal)
+        .where(Goal.id == goal_id, Goal.updated_at == seen_updated_at)
+        .values(interactions=interactions, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 

@@ -38,6 +38,7 @@ TRANSITIONS = {
     "pause": (("running",), "paused"),
     "resume": (("paused",), "running"),
 }
+HISTORY_WRITE_ATTEMPTS = 10
 HISTORY_ENTRIES = 100  # interaction entries kept on the goal
 HISTORY_IN_PROMPT = 20
 RESULT_CHARS = 500
@@ -307,14 +308,18 @@ async def interact(session: AsyncSession, user: User, goal_id: str, message: str
     asked = utcnow()
     await session.commit()
     reply = await llm.complete(model, user.id, agent_id, messages)
-    session.expire_all()
-    goal = await own_goal(session, user, goal_id)
     entries = [
-        Interaction(role="user", content=message, at=asked),
-        Interaction(role="assistant", content=reply, at=utcnow()),
+        Interaction(role="user", content=message, at=asked).model_dump(mode="json"),
+        Interaction(role="assistant", content=reply, at=utcnow()).model_dump(mode="json"),
     ]
-    stored = [*goal.interactions, *(e.model_dump(mode="json") for e in entries)]
-    goal.interactions = stored[-HISTORY_ENTRIES:]
-    await session.flush()
-    history = [Interaction.model_validate(e) for e in goal.interactions]
+    # Compare-and-set on updated_at: two turns answered at once must both land in the history.
+    for _ in range(HISTORY_WRITE_ATTEMPTS):
+        await session.rollback()  # a fresh snapshot (MySQL's repeatable read keeps the old one)
+        goal = await own_goal(session, user, goal_id)
+        stored = [*goal.interactions, *entries][-HISTORY_ENTRIES:]
+        if await repository.replace_interactions(session, goal.id, goal.updated_at, stored):
+            break
+    else:
+        raise Conflict("The goal kept changing; try again", code="GOAL_BUSY")
+    history = [Interaction.model_validate(e) for e in stored]
     return InteractReply(goal_id=goal.id, reply=reply, history=history)
