@@ -552,6 +552,16 @@ async def test_an_event_a_dead_process_left_is_answered_on_recovery(
                     attempts=jobs.MAX_ATTEMPTS,
                     updated_at=long_ago,
                 ),
+                # Answered long ago: purged.
+                FeishuEvent(
+                    event_id="ev-old",
+                    open_id=ALICE_OPEN_ID,
+                    chat_id="oc_chat1",
+                    text="last month",
+                    status="done",
+                    attempts=1,
+                    updated_at=utcnow() - timedelta(seconds=jobs.KEEP_FINISHED_S + 60),
+                ),
             ]
         )
         await session.commit()

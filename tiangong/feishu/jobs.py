@@ -30,6 +30,8 @@ CONCURRENCY = 4
 LEASE_S = 600.0
 MAX_ATTEMPTS = 3
 SEEN_TTL_S = 24 * 3600
+# Finished events are kept this long (Feishu redelivers within hours), then purged on recovery.
+KEEP_FINISHED_S = 7 * 24 * 3600
 
 
 async def run(job_id: str) -> None:
@@ -92,6 +94,7 @@ class FeishuJobs:
         cutoff = utcnow() - timedelta(seconds=lease_s)
         resume: list[str] = []
         async with session_factory()() as session:
+            await repository.purge_finished(session, utcnow() - timedelta(seconds=KEEP_FINISHED_S))
             for row in await repository.stale_events(session, cutoff):
                 failed = row.attempts >= MAX_ATTEMPTS
                 if await repository.requeue(session, row, cutoff, "failed" if failed else "queued"):

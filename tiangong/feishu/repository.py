@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,3 +110,12 @@ async def requeue(session: AsyncSession, row: FeishuEvent, cutoff: datetime, sta
         .values(status=status, updated_at=utcnow())
     )
     return bool((await session.execute(stmt)).rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def purge_finished(session: AsyncSession, before: datetime) -> int:
+    """Drop done and failed events older than `before`: their ids only matter while Feishu
+    may still redeliver them."""
+    stmt = sql_delete(FeishuEvent).where(
+        FeishuEvent.status.in_(("done", "failed")), FeishuEvent.updated_at < before
+    )
+    return int((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
