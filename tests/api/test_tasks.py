@@ -327,3 +327,62 @@ async def test_execute_without_a_model_fails_the_task_clearly(
     task = await _task(client, user_headers, goal_id, "Anything")
     result = (await _post(client, user_headers, task["id"], "execute")).json()
     assert result["status"] == "failed" and result["error"].startswith("NO_MODEL_CONFIGURED")
+
+
+async def test_a_hand_run_task_whose_process_died_fails_on_recovery(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tiangong.db.base import utcnow
+    from tiangong.db.engine import session_factory
+    from tiangong.goals import jobs
+    from tiangong.goals.models import GoalTask
+
+    goal_id = await _goal(client, user_headers)
+    dead = await _task(client, user_headers, goal_id, "dead")
+    alive = await _task(client, user_headers, goal_id, "alive")
+    long_ago = utcnow() - timedelta(seconds=jobs.STALE_S * 4)
+    async with session_factory()() as session:
+        for task_id, beat in ((dead["id"], long_ago), (alive["id"], utcnow())):
+            await session.execute(
+                update(GoalTask)
+                .where(GoalTask.id == task_id)
+                .values(status="in_progress", run_lease=None, updated_at=beat)
+            )
+        await session.commit()
+    await jobs.runner().recover()
+    dead = (await client.get(f"{TASKS}/{dead['id']}", headers=user_headers)).json()
+    assert dead["status"] == "failed" and dead["error"].startswith("TASK_INTERRUPTED")
+    alive = (await client.get(f"{TASKS}/{alive['id']}", headers=user_headers)).json()
+    assert alive["status"] == "in_progress"
+    retried = await client.post(f"{TASKS}/{dead['id']}/retry", headers=user_headers)
+    assert retried.status_code == 200 and retried.json()["status"] == "pending", retried.text
+
+
+async def test_a_task_run_by_hand_beats_while_it_runs(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    chat_model: Any,
+    fake_llm: Any,
+    monkeypatch: Any,
+) -> None:
+    from tiangong.goals import execution
+
+    monkeypatch.setattr(execution, "HEARTBEAT_S", 0.05)
+    goal_id = await _goal(client, user_headers)
+    task = await _task(client, user_headers, goal_id, "slow")
+    fake_llm.script([{"content": "done", "first_token_delay_ms": 400}])
+    running = asyncio.create_task(
+        client.post(f"{TASKS}/{task['id']}/execute", headers=user_headers)
+    )
+    await asyncio.sleep(0.15)
+    first = (await client.get(f"{TASKS}/{task['id']}", headers=user_headers)).json()
+    await asyncio.sleep(0.15)
+    second = (await client.get(f"{TASKS}/{task['id']}", headers=user_headers)).json()
+    assert first["status"] == second["status"] == "in_progress"
+    assert second["updated_at"] > first["updated_at"]
+    finished = await running
+    assert finished.json()["status"] == "completed", finished.text

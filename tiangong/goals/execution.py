@@ -29,6 +29,8 @@ from tiangong.model_configs.service import resolve
 log = logging.getLogger(__name__)
 
 SOURCE = "goal_task"
+# A task executed by hand touches its row this often; recovery fails one silent for STALE_S.
+HEARTBEAT_S = 10.0
 CONTEXT_CHARS = 2_000
 TASK_SYSTEM = (
     "You carry out one task of a larger goal. Do the task and answer with its result: "
@@ -143,10 +145,31 @@ async def run(job: Job) -> str:
     return str(values["status"])
 
 
+async def _beating(job: Job) -> str:
+    """`run` with a heartbeat on the task, so recovery can tell a dead execution (its process
+    stopped) from a long one."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                async with session_factory()() as session:
+                    await repository.touch_task(session, job.task_id, utcnow())
+                    await session.commit()
+            except Exception:
+                log.exception("task %s: heartbeat failed", job.task_id)
+
+    beating = asyncio.get_running_loop().create_task(beat())
+    try:
+        return await run(job)
+    finally:
+        beating.cancel()
+
+
 async def run_detached(job: Job) -> str:
     """`run`, carried on even if the caller is cancelled (a client that disconnects), so a
     claimed task never stays in progress because nobody was left to store its outcome."""
-    task = asyncio.get_running_loop().create_task(run(job))
+    task = asyncio.get_running_loop().create_task(_beating(job))
     _detached.add(task)
     task.add_done_callback(_detached.discard)
     return await asyncio.shield(task)

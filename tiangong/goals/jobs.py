@@ -53,9 +53,12 @@ class GoalRunner:
             await self.recover()
 
     async def recover(self) -> None:
-        """Re-queue background runs that nobody holds (their process died)."""
+        """Re-queue background runs that nobody holds (their process died), and fail tasks
+        executed by hand whose process died (so they can be retried)."""
         stale = utcnow() - timedelta(seconds=STALE_S)
         async with session_factory()() as session:
+            await repository.fail_orphaned_tasks(session, stale)
+            await session.commit()
             goal_ids = await repository.stale_runs(session, stale)
         for goal_id in goal_ids:
             await self.queue.enqueue(QUEUE, goal_id)

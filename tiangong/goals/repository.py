@@ -245,3 +245,33 @@ async def stale_runs(session: AsyncSession, stale: datetime) -> list[str]:
         or_(Goal.run_lease.is_(None), Goal.run_heartbeat_at < stale),
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def touch_task(session: AsyncSession, task_id: str, now: datetime) -> None:
+    """The heartbeat of a task executed by hand (no run lease): it is still being worked on."""
+    await session.execute(
+        update(GoalTask)
+        .where(GoalTask.id == task_id, GoalTask.status == "in_progress")
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def fail_orphaned_tasks(session: AsyncSession, stale: datetime) -> int:
+    """Tasks executed by hand whose process died (no heartbeat since `stale`) fail, so they can
+    be retried instead of staying in progress for ever. Background runs recover their own."""
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+        update(GoalTask)
+        .where(
+            GoalTask.status == "in_progress",
+            GoalTask.run_lease.is_(None),
+            GoalTask.updated_at < stale,
+        )
+        .values(
+            status="failed",
+            error="TASK_INTERRUPTED: the process running it stopped; retry it",
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
