@@ -14,7 +14,7 @@ from tiangong import __version__
 from tiangong.api.docs import install_docs
 from tiangong.api.errors import install_error_handlers, register_error_family
 from tiangong.api.middleware import RequestIdMiddleware
-from tiangong.api.router import api_router
+from tiangong.api.router import api_router, freeze
 from tiangong.bus import close_bus
 from tiangong.cache import close_cache, get_cache
 from tiangong.config import get_settings
@@ -110,4 +110,5 @@ def create_app() -> FastAPI:
     # The MCP server (Streamable HTTP); it authenticates each request itself.
     app.state.mcp = McpEndpoint()
     app.add_route("/mcp", app.state.mcp, include_in_schema=False)
+    freeze(app.router)
     return app

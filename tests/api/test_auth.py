@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -123,6 +125,20 @@ async def test_expired_token_is_rejected(client: httpx.AsyncClient) -> None:
     response = await client.get(ME, headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.json()["error"] == "TOKEN_EXPIRED"
+
+
+async def test_a_verified_token_still_expires(client: httpx.AsyncClient) -> None:
+    """Verified tokens are remembered (no signature check per request), but not past expiry."""
+    headers = await register(client, "late@example.com", "late")
+    user_id = (await client.get(ME, headers=headers)).json()["id"]
+    expires = int(time.time()) + 2
+    claims = {"sub": user_id, "iat": expires - 60, "exp": expires, "typ": "access"}
+    token = jwt.encode(claims, secret_key(), algorithm="HS256")
+    auth = {"Authorization": f"Bearer {token}"}
+    assert (await client.get(ME, headers=auth)).status_code == 200  # verified and remembered
+    await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
+    response = await client.get(ME, headers=auth)
+    assert response.status_code == 401 and response.json()["error"] == "TOKEN_EXPIRED"
 
 
 async def test_forged_token_is_rejected(client: httpx.AsyncClient) -> None:

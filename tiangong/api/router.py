@@ -72,3 +72,28 @@ for router in (
     *feishu_routers,
 ):
     api_router.include_router(router)
+
+
+def freeze(router: APIRouter) -> None:
+    """Fix the routing table once every route is added.
+
+    FastAPI (0.165) re-derives a version number for the whole router tree, walking every
+    included router, each time a request is matched (several times per request), so that
+    routes added later are picked up. The table here is complete once the app is built, and
+    that walk was a measurable share of every request's time. Each router's version is computed
+    once and kept; a later FastAPI without this method simply ignores the attribute."""
+    seen: set[int] = set()
+
+    def walk(current: APIRouter) -> None:
+        if id(current) in seen:
+            return
+        seen.add(id(current))
+        for route in current.routes:
+            child = getattr(route, "original_router", None)
+            if isinstance(child, APIRouter):
+                walk(child)
+        if hasattr(current, "_get_routes_version"):
+            version = current._get_routes_version()
+            current._get_routes_version = lambda seen=None: version  # type: ignore[method-assign]
+
+    walk(router)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import StreamingResponse
 
+from tiangong.api.lean_route import lean_post
 from tiangong.auth.deps import CurrentUser
 from tiangong.chat import branches, service
 from tiangong.chat.schemas import (
@@ -19,7 +19,7 @@ from tiangong.chat.schemas import (
     ChatReply,
     ChatRequest,
 )
-from tiangong.chat.sse import turn_response
+from tiangong.chat.sse import EventStream, turn_response
 from tiangong.conversations.turns import Turn
 from tiangong.db.session import SessionDep
 
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/agent-chat", tags=["agent-chat"])
 _STREAMLINED_SKIP = {"reasoning", "tool_call", "tool_result"}
 
 
-def _stream(turn: Turn, agent_id: str | None, streamlined: bool) -> StreamingResponse:
+def _stream(turn: Turn, agent_id: str | None, streamlined: bool) -> EventStream:
     session_event = {
         "session_id": turn.conversation_id,
         "agent_id": agent_id,
@@ -47,10 +47,10 @@ async def bare_chat(data: BareChatRequest, session: SessionDep, user: CurrentUse
     return service.reply(turn, await turn.result(), None, data.streamlined)
 
 
-@router.post("/bare/stream")
+@lean_post(router, "/bare/stream")
 async def bare_chat_stream(
     data: BareChatRequest, session: SessionDep, user: CurrentUser
-) -> StreamingResponse:
+) -> EventStream:
     turn = await service.start_bare_turn(session, user, data)
     return _stream(turn, None, data.streamlined)
 
@@ -104,9 +104,9 @@ async def agent_chat(
     return service.reply(turn, await turn.result(), agent_id, data.streamlined)
 
 
-@router.post("/{agent_id}/stream")
+@lean_post(router, "/{agent_id}/stream")
 async def agent_chat_stream(
     agent_id: str, data: ChatRequest, session: SessionDep, user: CurrentUser
-) -> StreamingResponse:
+) -> EventStream:
     turn = await service.start_agent_turn(session, user, agent_id, data)
     return _stream(turn, agent_id, data.streamlined)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiangong.db.engine import session_factory
@@ -23,3 +25,22 @@ async def get_session() -> AsyncIterator[AsyncSession]:
 
 # scope="function": commit before the response goes out, so a failed commit is reported, not hidden.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def on_commit(session: AsyncSession, fn: Callable[..., Any], *args: Any) -> None:
+    """Call `fn(*args)` on this event loop once the session's transaction commits; never if
+    it rolls back. A commit on the loop's own thread calls it at once, so whatever it queues
+    exists before the request's response goes out (a later loop round could come after)."""
+    loop = asyncio.get_running_loop()
+
+    def committed(_: object) -> None:
+        try:
+            here = asyncio.get_running_loop() is loop
+        except RuntimeError:  # a commit in a worker thread
+            here = False
+        if here:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    event.listen(session.sync_session, "after_commit", committed, once=True)

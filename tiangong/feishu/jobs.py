@@ -12,13 +12,13 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiangong.cache import get_cache
 from tiangong.config import get_settings
 from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
+from tiangong.db.session import on_commit
 from tiangong.feishu import answer, openapi, repository
 from tiangong.queue import Consumer, Queue, get_queue
 
@@ -160,9 +160,4 @@ class FeishuWorker:
 
 def submit_on_commit(session: AsyncSession, job_id: str, seen_key: str) -> None:
     """Queue the job once this transaction commits; never if it rolls back."""
-    loop = asyncio.get_running_loop()
-
-    def committed(_: object) -> None:
-        loop.call_soon_threadsafe(jobs().submit, job_id, seen_key)
-
-    event.listen(session.sync_session, "after_commit", committed, once=True)
+    on_commit(session, lambda: jobs().submit(job_id, seen_key))

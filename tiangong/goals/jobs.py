@@ -15,12 +15,12 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiangong.config import get_settings
 from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
+from tiangong.db.session import on_commit
 from tiangong.goals import repository
 from tiangong.goals.runner import run_goal
 from tiangong.queue import Consumer, Queue, get_queue
@@ -118,12 +118,7 @@ async def stop(grace_s: float = 5.0) -> None:
 
 def submit_on_commit(session: AsyncSession, goal_id: str) -> None:
     """Queue the goal's run once this transaction commits; never if it rolls back."""
-    loop = asyncio.get_running_loop()
-
-    def committed(_: object) -> None:
-        loop.call_soon_threadsafe(lambda: runner().submit(goal_id))
-
-    event.listen(session.sync_session, "after_commit", committed, once=True)
+    on_commit(session, lambda: runner().submit(goal_id))
 
 
 class GoalWorker:

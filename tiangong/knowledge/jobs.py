@@ -16,12 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tiangong.config import Settings, get_settings
 from tiangong.db.base import utcnow
 from tiangong.db.engine import session_factory
+from tiangong.db.session import on_commit
 from tiangong.knowledge import ingest, repository
 from tiangong.queue import Consumer, Queue, close_queue, get_queue
 from tiangong.queue.memory import MemoryQueue
@@ -185,10 +185,9 @@ def submit_on_commit(session: AsyncSession, doc_ids: list[str]) -> None:
     """Run the jobs once this transaction commits; never if it rolls back."""
     if not doc_ids:
         return
-    loop = asyncio.get_running_loop()
 
-    def committed(_: object) -> None:
+    def submit_all() -> None:
         for doc_id in doc_ids:
-            loop.call_soon_threadsafe(runner().submit, doc_id)
+            runner().submit(doc_id)
 
-    event.listen(session.sync_session, "after_commit", committed, once=True)
+    on_commit(session, submit_all)

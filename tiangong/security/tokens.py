@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,12 @@ from tiangong.errors import Unauthorized
 from tiangong.security.keys import secret_key
 
 _ALGORITHM = "HS256"
+
+# token -> (user id, expiry as a Unix time). Every request presents its token, usually one seen
+# before, and checking the signature costs more than the rest of authentication. Only tokens
+# that passed the full check are kept, and their expiry is still checked on every use.
+_verified: dict[str, tuple[str, float]] = {}
+MAX_VERIFIED = 4_096
 
 
 def create_access_token(user_id: str, *, minutes: int | None = None) -> str:
@@ -29,6 +36,9 @@ def create_access_token(user_id: str, *, minutes: int | None = None) -> str:
 
 def decode_access_token(token: str) -> str:
     """Return the user id, or raise Unauthorized with a reason a client can act on."""
+    known = _verified.get(token)
+    if known is not None and time.time() < known[1]:
+        return known[0]
     try:
         claims = jwt.decode(
             token,
@@ -42,4 +52,7 @@ def decode_access_token(token: str) -> str:
         raise Unauthorized("Invalid token", code="INVALID_TOKEN") from exc
     if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
         raise Unauthorized("Invalid token", code="INVALID_TOKEN")
+    if len(_verified) >= MAX_VERIFIED:
+        _verified.clear()
+    _verified[token] = (str(claims["sub"]), float(claims["exp"]))
     return str(claims["sub"])

@@ -9,11 +9,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
 
 from tiangong.agents.service import get_visible
+from tiangong.api.lean_route import lean_post
 from tiangong.auth.deps import CurrentUser
-from tiangong.chat.sse import turn_response
+from tiangong.chat.sse import EventStream, turn_response
 from tiangong.conversations import history, repository
 from tiangong.conversations.turns import RetryRequest, TurnRequest, start_turn
 from tiangong.db.session import SessionDep
@@ -48,8 +48,8 @@ def _retry(data: AgentChatRequest) -> RetryRequest | None:
     )
 
 
-@router.post("/chat", summary="流式聊天回复")
-async def chat(data: AgentChatRequest, session: SessionDep, user: CurrentUser) -> StreamingResponse:
+@lean_post(router, "/chat", summary="流式聊天回复")
+async def chat(data: AgentChatRequest, session: SessionDep, user: CurrentUser) -> EventStream:
     retry = _retry(data)
     conversation_id = str(data.conversation_id) if data.conversation_id else None
     # Ownership first: another user's conversation is "unknown", whatever else is wrong.

@@ -23,12 +23,6 @@ _ID = re.compile(
     r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\d{1,20})$"
 )
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
-# token -> (user id, when decoded). Decoding a JWT costs more than the rest of an entry, and a
-# client sends the same token many times. Only the caller's identity comes from here: whether
-# the token was still good is what the response says (a 401 is never recorded).
-_identities: dict[str, tuple[str, float]] = {}
-IDENTITY_TTL_S = 300.0
-MAX_IDENTITIES = 4_096
 
 
 def _clean(text: str, limit: int) -> str:
@@ -68,20 +62,14 @@ def _bearer(scope: Scope) -> str | None:
 
 
 def _identify(token: str | None) -> str | None:
+    """The caller's user id (decoding is cached; see tokens). Whether the token was still good
+    is what the response says: a 401 is never recorded."""
     if not token:
         return None
-    now = time.monotonic()
-    known = _identities.get(token)
-    if known is not None and now - known[1] < IDENTITY_TTL_S:
-        return known[0]
     try:
-        user_id = decode_access_token(token)[:36]
+        return decode_access_token(token)[:36]
     except AppError:
         return None
-    if len(_identities) >= MAX_IDENTITIES:
-        _identities.clear()
-    _identities[token] = (user_id, now)
-    return user_id
 
 
 class AuditMiddleware:
