@@ -18,6 +18,7 @@ from tiangong.conversations.models import Conversation, Message
 from tiangong.conversations.schemas import MessageView
 from tiangong.db import one_hop
 from tiangong.db.base import new_id, utcnow
+from tiangong.db.direct import insert_row
 from tiangong.db.engine import session_factory
 from tiangong.errors import BadRequest, NotFound
 from tiangong.runtime.agent import build_context
@@ -152,13 +153,17 @@ class _Writes:
 
 
 def _store(session: Session, writes: _Writes) -> tuple[MessageView | None, MessageView]:
-    """The write phase, as plain synchronous ORM code (see `db.one_hop`)."""
+    """The write phase, as plain synchronous code (see `db.one_hop`)."""
     added = 1 if writes.question is None else 2
     now = utcnow()
+    direct = session.get_bind().dialect.name == "sqlite"  # on the event loop: see db.direct
     if writes.new_conversation is not None:
         writes.new_conversation.message_count = added
         writes.new_conversation.last_message_at = now
-        session.add(writes.new_conversation)
+        if direct:
+            insert_row(session, writes.new_conversation)
+        else:
+            session.add(writes.new_conversation)
     else:
         session.execute(
             update(Conversation)
@@ -171,10 +176,14 @@ def _store(session: Session, writes: _Writes) -> tuple[MessageView | None, Messa
             .where(Message.id == message_id)
             .values(retry_group_id=group, retry_index=index)
         )
-    if writes.question is not None:
-        session.add(writes.question)
-    session.add(writes.answer)
-    session.flush()
+    new = [m for m in (writes.question, writes.answer) if m is not None]
+    for message in new:
+        if direct:
+            message.id = insert_row(session, message)
+        else:
+            session.add(message)
+    if not direct:
+        session.flush()
     question = view(writes.question) if writes.question is not None else None
     return question, view(writes.answer)
 
