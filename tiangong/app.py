@@ -13,10 +13,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from tiangong import __version__
 from tiangong.api.docs import install_docs
 from tiangong.api.errors import install_error_handlers, register_error_family
+from tiangong.api.lean_route import HotRoutes
 from tiangong.api.middleware import RequestIdMiddleware
 from tiangong.api.router import api_router, freeze
 from tiangong.bus import close_bus
 from tiangong.cache import close_cache, get_cache
+from tiangong.chat.endpoints import router as chat_router
 from tiangong.config import get_settings
 from tiangong.conversations.reaper import run_forever as reap_interrupted_answers
 from tiangong.conversations.turns import drain as drain_turns
@@ -34,6 +36,7 @@ from tiangong.notices.audit.middleware import AuditMiddleware
 from tiangong.schedules import scheduler
 from tiangong.security.keys import encryption_key, secret_key
 from tiangong.smartflow import envelope as smartflow_envelope
+from tiangong.smartflow.endpoints import router as smartflow_router
 from tiangong.workflows import runner as workflow_runner
 
 
@@ -111,4 +114,7 @@ def create_app() -> FastAPI:
     app.state.mcp = McpEndpoint()
     app.add_route("/mcp", app.state.mcp, include_in_schema=False)
     freeze(app.router)
+    app.router.middleware_stack = HotRoutes(
+        app.router.middleware_stack, api_router.prefix, [chat_router, smartflow_router]
+    )
     return app

@@ -8,12 +8,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from tiangong.api.errors import install_error_handlers
-from tiangong.api.lean_route import LeanRoute, lean_post
+from tiangong.api.lean_route import HotRoutes, LeanRoute, lean_post
+from tiangong.app import create_app
 from tiangong.auth.deps import CurrentUser
 from tiangong.db.engine import get_engine, session_factory
 from tiangong.db.session import SessionDep
@@ -131,3 +133,54 @@ async def test_sessions_close_in_place_only_when_they_hold_nothing() -> None:
     assert not used.in_transaction()
     if before is not None:
         assert pool.checkedout() == before
+
+
+async def test_hot_routes_pick_what_the_router_picks(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app()
+    hot = app.router.middleware_stack
+    assert isinstance(hot, HotRoutes) and len(hot.routes) == 3
+    picked: list[Any] = []
+
+    async def record(self: APIRoute, scope: Any, receive: Any, send: Any) -> None:
+        picked.append((self, dict(scope.get("path_params") or {})))
+        await PlainTextResponse("picked")(scope, receive, send)
+
+    monkeypatch.setattr(APIRoute, "handle", record)
+    monkeypatch.setattr(LeanRoute, "handle", record)
+
+    async def dispatch(stack: Any, method: str, path: str) -> tuple[Any, ...]:
+        picked.clear()
+        sent: list[Any] = []
+        scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode()}
+        scope |= {"root_path": "", "headers": [], "query_string": b"", "app": app}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message.get("status"))
+
+        try:
+            await stack(scope, receive, send)
+        except Exception as exc:  # 404/405 raised for the exception middleware
+            return (type(exc).__name__, getattr(exc, "status_code", None))
+        return (picked[0] if picked else None, sent[0] if sent else None)
+
+    samples = [
+        ("POST", "/api/v1/agent-chat/bare/stream"),
+        ("POST", "/api/v1/agent-chat/7c9e6679-7425-40de-944b-e07fc1f90ae7/stream"),
+        ("POST", "/api/v1/agent-chat/branches/stream"),
+        ("POST", "/api/v1/agent-chat/bare"),
+        ("POST", "/api/v1/agent-chat/bare/stream/"),
+        ("POST", "/api/v1/agent-chat/a b/stream"),
+        ("POST", "/api/v1/agent-chat//stream"),
+        ("GET", "/api/v1/agent-chat/branches/stream"),
+        ("GET", "/api/v1/agent-chat/bare/stream"),
+        ("POST", "/api/v1/agent/chat"),
+        ("POST", "/api/v1/agent/chat/"),
+        ("GET", "/api/v1/agent/chat"),
+        ("POST", "/api/v1/agents"),
+    ]
+    for method, path in samples:
+        fast, plain = await dispatch(hot, method, path), await dispatch(hot.app, method, path)
+        assert fast == plain, (method, path)
