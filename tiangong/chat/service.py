@@ -15,6 +15,7 @@ from tiangong.conversations import repository
 from tiangong.conversations.schemas import MessageView
 from tiangong.conversations.turns import Turn, TurnRequest, start_turn
 from tiangong.db.engine import session_factory
+from tiangong.db.session import commit_if_open
 from tiangong.errors import Conflict, NotFound, UpstreamError
 from tiangong.knowledge import grounding
 from tiangong.knowledge.tool import EXTRA as KNOWLEDGE_EXTRA
@@ -115,7 +116,7 @@ async def start_agent_turn(
     searchable = await grounding.own(session, user) if unbound_tool else kbs
     tools = await _tools_for(session, user, agent, depth, grounding.searcher(searchable, cited))
     # Reads are done; no transaction stays open while retrieval and the model run.
-    await session.commit()
+    await commit_if_open(session)
     system_prompt = await grounding.ground(agent.system_prompt or None, kbs, data.message, cited)
     return await start_turn(
         TurnRequest(
@@ -136,7 +137,7 @@ async def start_agent_turn(
 async def start_bare_turn(session: AsyncSession, user: User, data: BareChatRequest) -> Turn:
     await _check_session(session, user, data.session_id)
     model = await resolve(session, user, data.model)
-    await session.commit()
+    await commit_if_open(session)
     return await start_turn(
         TurnRequest(
             user_id=user.id,

@@ -16,7 +16,7 @@ from tiangong.auth.deps import CurrentUser
 from tiangong.chat.sse import EventStream, turn_response
 from tiangong.conversations import history, repository
 from tiangong.conversations.turns import RetryRequest, TurnRequest, start_turn
-from tiangong.db.session import SessionDep
+from tiangong.db.session import SessionDep, commit_if_open
 from tiangong.errors import BadRequest, NotFound
 from tiangong.model_configs.service import resolve
 from tiangong.smartflow.envelope import ok
@@ -60,7 +60,7 @@ async def chat(data: AgentChatRequest, session: SessionDep, user: CurrentUser) -
         agent = await get_visible(session, user, data.extra.agent_id)
         system_prompt, agent_id = agent.system_prompt or None, agent.id
     model = await resolve(session, user, data.model)
-    await session.commit()
+    await commit_if_open(session)
     turn = await start_turn(
         TurnRequest(
             user_id=user.id,
