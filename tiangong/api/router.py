@@ -38,6 +38,8 @@ from tiangong.workflows.watch import router as workflow_watch_router
 api_router = APIRouter(prefix="/api/v1")
 # Routes are matched in order, one router after another: machine-driven hot paths come first
 # (webhook deliveries, chat streams); their prefixes are not shared with the routers below.
+# The chat and SmartFlow routers' lean routes are also matched ahead of all this by
+# `HotRoutes` (see app.py), which relies on nothing before them taking the same paths.
 api_router.include_router(webhooks_trigger_router)
 api_router.include_router(chat_router)
 api_router.include_router(smartflow_router)
