@@ -5,8 +5,9 @@ lease), so a run is idempotent: it takes the goal with a conditional UPDATE (a l
 heartbeat; a second delivery while the first is alive does nothing), resets tasks a dead run
 left in progress, and only ever picks tasks still pending, so completed ones never run again.
 
-The consumer starts with the first run this process enqueues; `start()` starts it (and re-queues
-runs a dead process left) up front, for an app lifespan or a `tiangong worker`.
+The consumer starts with the first run this process enqueues; `start()` starts it up front, for
+an app lifespan or a `tiangong worker`. A consuming process re-queues runs a dead process left
+(and fails hand-run tasks whose process died) when it starts and every RECOVER_EVERY_S after.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ QUEUE = "goals.execute"
 CONCURRENCY = 2
 # Less than the queue's own lease (60 s), so a redelivered job finds the dead run's lease stale.
 STALE_S = 30.0
+# Every consuming process looks for runs and hand-run tasks a dead process left this often, so
+# they are picked up while the others live, not only when some process starts again.
+RECOVER_EVERY_S = STALE_S
 
 
 class GoalRunner:
@@ -40,6 +44,7 @@ class GoalRunner:
             queue.consumer(QUEUE, run_goal, concurrency=CONCURRENCY) if consume else None
         )
         self._started: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self._enqueues: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -51,16 +56,31 @@ class GoalRunner:
         if self._consumer is not None:
             await self._consumer.start()
             await self.recover()
+            self._recovery = asyncio.get_running_loop().create_task(self._recover_forever())
+
+    async def _recover_forever(self) -> None:
+        while True:
+            await asyncio.sleep(RECOVER_EVERY_S)
+            try:
+                await self.recover()
+            except Exception:
+                log.exception("goal run recovery failed")
 
     async def recover(self) -> None:
         """Re-queue background runs that nobody holds (their process died), and fail tasks
         executed by hand whose process died (so they can be retried)."""
-        stale = utcnow() - timedelta(seconds=STALE_S)
+        now = utcnow()
+        stale = now - timedelta(seconds=STALE_S)
+        requeue: list[str] = []
         async with session_factory()() as session:
             await repository.fail_orphaned_tasks(session, stale)
             await session.commit()
-            goal_ids = await repository.stale_runs(session, stale)
-        for goal_id in goal_ids:
+            for goal_id, lease in await repository.stale_runs(session, stale):
+                # A dead run's stale lease stays as it is: the consumer takes it over.
+                if lease is not None or await repository.mark_queued(session, goal_id, stale, now):
+                    requeue.append(goal_id)
+            await session.commit()
+        for goal_id in requeue:
             await self.queue.enqueue(QUEUE, goal_id)
 
     def submit(self, goal_id: str) -> None:
@@ -77,6 +97,9 @@ class GoalRunner:
             log.exception("enqueueing goal %s failed", goal_id)
 
     async def stop(self, grace_s: float = 5.0) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            self._recovery = None
         if self._enqueues:
             await asyncio.wait(set(self._enqueues), timeout=5)
         if self._consumer is not None and self._started is not None:

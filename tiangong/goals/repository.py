@@ -237,14 +237,32 @@ async def reset_orphans(session: AsyncSession, goal_id: str, lease: str) -> int:
     return int(result.rowcount)
 
 
-async def stale_runs(session: AsyncSession, stale: datetime) -> list[str]:
-    """Goals running in the background whose run nobody holds any more."""
-    stmt = select(Goal.id).where(
+async def stale_runs(session: AsyncSession, stale: datetime) -> list[tuple[str, str | None]]:
+    """(goal id, run lease) of goals running in the background whose run nobody holds any more:
+    a lease without a heartbeat since `stale`, or no lease and not queued since then."""
+    stmt = select(Goal.id, Goal.run_lease).where(
         Goal.status == "running",
         Goal.run_id.is_not(None),
-        or_(Goal.run_lease.is_(None), Goal.run_heartbeat_at < stale),
+        or_(Goal.run_heartbeat_at.is_(None), Goal.run_heartbeat_at < stale),
     )
-    return list((await session.execute(stmt)).scalars())
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+async def mark_queued(session: AsyncSession, goal_id: str, stale: datetime, now: datetime) -> bool:
+    """Note that a run nobody holds is being queued again: its heartbeat (no lease) says when.
+    The condition makes one process the one that queues it, at most once per `stale` window."""
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+        update(Goal)
+        .where(
+            Goal.id == goal_id,
+            Goal.status == "running",
+            Goal.run_lease.is_(None),
+            or_(Goal.run_heartbeat_at.is_(None), Goal.run_heartbeat_at < stale),
+        )
+        .values(run_heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 async def touch_task(session: AsyncSession, task_id: str, now: datetime) -> None:

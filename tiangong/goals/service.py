@@ -178,6 +178,8 @@ async def execute_async(session: AsyncSession, user: User, goal_id: str) -> RunH
             goal_id=goal.id, run_id=goal.run_id, status="queued", goal_status="running"
         )
     goal.status, goal.run_id, goal.run_error = "running", new_id(), None
+    if goal.run_lease is None:
+        goal.run_heartbeat_at = utcnow()  # queued now: recovery leaves it alone for a while
     await session.flush()
     jobs.submit_on_commit(session, goal.id)
     return RunHandle(goal_id=goal.id, run_id=goal.run_id, status="queued", goal_status="running")
