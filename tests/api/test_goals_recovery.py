@@ -32,6 +32,18 @@ async def _orphan(goal_id: str, lease: str | None, beat_s_ago: float | None) -> 
         await session.commit()
 
 
+def _recording_runner() -> tuple[jobs.GoalRunner, list[str]]:
+    """A runner whose queue only records what recovery puts on it."""
+    runner = jobs.GoalRunner(MemoryQueue(), consume=False)
+    queued: list[str] = []
+
+    async def enqueue(queue_name: str, job_id: str) -> None:
+        queued.append(job_id)
+
+    runner.queue.enqueue = enqueue  # type: ignore[method-assign]
+    return runner, queued
+
+
 @pytest.fixture
 async def fast_recovery(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
     await jobs.stop(grace_s=1)
@@ -68,13 +80,7 @@ async def test_an_unheld_run_is_queued_again_once_per_window(
     client: httpx.AsyncClient, user_headers: dict[str, str], chat_model: Any, fake_llm: Any
 ) -> None:
     goal_id, _ = await _planned(client, user_headers, fake_llm)
-    runner = jobs.GoalRunner(MemoryQueue(), consume=False)
-    queued: list[str] = []
-
-    async def enqueue(queue_name: str, job_id: str) -> None:
-        queued.append(job_id)
-
-    runner.queue.enqueue = enqueue  # type: ignore[method-assign]
+    runner, queued = _recording_runner()
     await _orphan(goal_id, None, beat_s_ago=None)  # queued by a process that died at once
     await runner.recover()
     await runner.recover()  # a second pass (or another process) in the same window
@@ -101,12 +107,6 @@ async def test_execute_async_marks_the_run_queued(
     response = await client.post(f"{GOALS}/{goal_id}/execute-async", headers=user_headers)
     assert response.status_code == 202, response.text
     assert submitted == [goal_id]
-    runner = jobs.GoalRunner(MemoryQueue(), consume=False)
-    queued: list[str] = []
-
-    async def enqueue(queue_name: str, job_id: str) -> None:
-        queued.append(job_id)
-
-    runner.queue.enqueue = enqueue  # type: ignore[method-assign]
+    runner, queued = _recording_runner()
     await runner.recover()  # another process's pass right after: the run is not queued twice
     assert queued == []
