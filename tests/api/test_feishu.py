@@ -36,6 +36,8 @@ class FakeFeishu:
         self.lock = threading.Lock()
         self.token_calls: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
+        self.fail_sends = 0  # the next this many message sends get a 503
+        self.failed_sends = 0
         routes = [
             Route("/open-apis/auth/v3/tenant_access_token/internal", self._token, methods=["POST"]),
             Route("/open-apis/im/v1/messages", self._message, methods=["POST"]),
@@ -50,6 +52,10 @@ class FakeFeishu:
     async def _message(self, request: Request) -> JSONResponse:
         body = await request.json()
         with self.lock:
+            if self.fail_sends > 0:
+                self.fail_sends -= 1
+                self.failed_sends += 1
+                return JSONResponse({"code": 99991400, "msg": "busy"}, status_code=503)
             self.messages.append(
                 {
                     "query": dict(request.query_params),
@@ -91,6 +97,8 @@ async def feishu(
     with feishu_server.lock:
         feishu_server.token_calls.clear()
         feishu_server.messages.clear()
+        feishu_server.fail_sends = feishu_server.failed_sends = 0
+    monkeypatch.setattr(jobs, "SEND_BACKOFF_S", 0.01)
     yield feishu_server
     await jobs.jobs().idle()
     openapi.forget_token()
@@ -571,3 +579,76 @@ async def test_an_event_a_dead_process_left_is_answered_on_recovery(
     async with session_factory()() as session:
         rows = (await session.execute(select(FeishuEvent))).scalars().all()
         assert {r.event_id: r.status for r in rows} == {"ev-orphan": "done", "ev-cursed": "failed"}
+
+
+async def _events() -> dict[str, FeishuEvent]:
+    async with session_factory()() as session:
+        return {r.event_id: r for r in (await session.execute(select(FeishuEvent))).scalars()}
+
+
+async def _recover_after_lease(event: FeishuEvent) -> None:
+    """Recovery, once the event has waited out its lease."""
+    async with session_factory()() as session:
+        event.updated_at = utcnow() - timedelta(seconds=jobs.LEASE_S + 1)
+        await session.merge(event)
+        await session.commit()
+    await jobs.jobs().recover()
+
+
+async def test_a_failed_send_is_retried_with_the_stored_answer(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    user_headers: dict[str, str],
+    chat_model: Any,
+    fake_llm: Any,
+    feishu: FakeFeishu,
+) -> None:
+    await _bind_active(client, admin_headers, user_headers, ALICE_OPEN_ID)
+    fake_llm.script([{"content": "the one answer"}])
+    # A brief outage is ridden out within the job.
+    feishu.fail_sends = 1
+    response = await client.post(f"{API}/event", json=message_event("ev-blip", "hello"))
+    assert response.status_code == 200, response.text
+    [sent] = await feishu.wait_messages(1)
+    assert sent["text"] == "the one answer" and feishu.failed_sends == 1
+    assert (await _events())["ev-blip"].status == "done"
+
+    # A longer one: the answer is kept and the event waits for recovery; the agent is not
+    # asked again when the send is retried.
+    fake_llm.script([{"content": "second answer"}])
+    feishu.fail_sends = jobs.SEND_TRIES
+    await client.post(f"{API}/event", json=message_event("ev-outage", "again"))
+    await jobs.jobs().idle()
+    event = (await _events())["ev-outage"]
+    assert event.status == "queued" and event.reply == "second answer" and event.error
+    asked = len(fake_llm.requests)
+    await _recover_after_lease(event)
+    messages = await feishu.wait_messages(2)
+    assert messages[-1]["text"] == "second answer"
+    assert len(fake_llm.requests) == asked
+    assert (await _events())["ev-outage"].status == "done"
+
+
+async def test_a_send_that_keeps_failing_gives_up_after_the_attempts(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    user_headers: dict[str, str],
+    chat_model: Any,
+    fake_llm: Any,
+    feishu: FakeFeishu,
+) -> None:
+    await _bind_active(client, admin_headers, user_headers, ALICE_OPEN_ID)
+    fake_llm.script([{"content": "never delivered"}])
+    feishu.fail_sends = 10_000
+    await client.post(f"{API}/event", json=message_event("ev-down", "hi"))
+    await jobs.jobs().idle()
+    for _ in range(jobs.MAX_ATTEMPTS):
+        event = (await _events())["ev-down"]
+        if event.status != "queued":
+            break
+        await _recover_after_lease(event)
+        await jobs.jobs().idle()
+    event = (await _events())["ev-down"]
+    assert event.status == "failed" and event.attempts == jobs.MAX_ATTEMPTS
+    assert feishu.failed_sends == jobs.MAX_ATTEMPTS * jobs.SEND_TRIES
+    assert len(fake_llm.requests) == 1

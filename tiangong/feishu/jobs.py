@@ -1,9 +1,12 @@
 """Feishu message jobs on the platform queue: answer with the user's agent, reply in Feishu.
 
 The queue carries `feishu_events` ids; the row is the job. A job is claimed with a conditional
-UPDATE (queued -> running), so a message delivered twice is answered once. The runner starts
-in a process the first time it submits a job, and then re-queues events a dead process left
-behind (queued or running, untouched for LEASE_S), failing those interrupted MAX_ATTEMPTS times.
+UPDATE (queued -> running), so a message delivered twice is answered once. The answer is stored
+on the row before it is sent, so a failed send (after a few quick tries) or a process that dies
+before sending is retried with that answer: the agent never answers one message twice. The
+runner starts in a process the first time it submits a job; it re-queues events a dead process
+left or a failed send put back (queued or running, untouched for LEASE_S) at start and every
+RECOVER_EVERY_S, failing those that used up MAX_ATTEMPTS runs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tiangong.db.engine import session_factory
 from tiangong.db.session import on_commit
 from tiangong.feishu import answer, openapi, repository
 from tiangong.queue import Consumer, Queue, get_queue
+from tiangong.queue.periodic import repeat
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,10 @@ CONCURRENCY = 4
 LEASE_S = 600.0
 MAX_ATTEMPTS = 3
 SEEN_TTL_S = 24 * 3600
+SEND_TRIES = 3
+SEND_BACKOFF_S = 0.5
+# Every consuming process looks for events a dead process (or a failed send) left this often.
+RECOVER_EVERY_S = 60.0
 # Finished events are kept this long (Feishu redelivers within hours), then purged on recovery.
 KEEP_FINISHED_S = 7 * 24 * 3600
 
@@ -41,15 +49,36 @@ async def run(job_id: str) -> None:
     if row is None:
         return
     status, error = "done", None
+    reply, stored = row.reply, row.reply is not None
     try:
-        reply = await answer.reply_for(row.open_id, row.text)
-        await openapi.send_text(row.chat_id, reply)
+        if reply is None:
+            reply = await answer.reply_for(row.open_id, row.text)
+            async with session_factory()() as session:
+                await repository.store_reply(session, job_id, reply)
+                await session.commit()
+            stored = True
+        await _send(row.chat_id, reply)
     except Exception as exc:
         log.exception("feishu event %s failed", row.event_id)
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        error = f"{type(exc).__name__}: {exc}"
+        # With the answer stored only the send is left to do: recovery tries it again later
+        # (after the lease), up to MAX_ATTEMPTS runs in all.
+        status = "queued" if stored and row.attempts < MAX_ATTEMPTS else "failed"
     async with session_factory()() as session:
         await repository.finish_event(session, job_id, status, error)
         await session.commit()
+
+
+async def _send(chat_id: str, text: str) -> None:
+    """A few quick tries first: most failures (a dropped connection, a 5xx) pass in seconds."""
+    for attempt in range(SEND_TRIES):
+        try:
+            await openapi.send_text(chat_id, text)
+            return
+        except Exception:
+            if attempt == SEND_TRIES - 1:
+                raise
+            await asyncio.sleep(SEND_BACKOFF_S * 4**attempt)
 
 
 class FeishuJobs:
@@ -62,12 +91,14 @@ class FeishuJobs:
             queue.consumer(QUEUE, run, concurrency=CONCURRENCY) if consume else None
         )
         self._started: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _start(self) -> None:
         if self._consumer is not None:
             await self._consumer.start()
             await self.recover()
+            self._recovery = repeat(RECOVER_EVERY_S, self.recover, "feishu event recovery")
 
     async def ensure_started(self) -> None:
         """Consume (if this process does) and recover, once."""
@@ -112,6 +143,9 @@ class FeishuJobs:
             await self._consumer.idle()
 
     async def stop(self, grace_s: float = 5.0) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            self._recovery = None
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=5)
         if self._consumer is not None:

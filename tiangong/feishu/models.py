@@ -57,3 +57,6 @@ class FeishuEvent(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The answer, stored before it is sent: a send that fails (or a process that dies before
+    # sending) is retried with it, so the agent never answers one message twice.
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)

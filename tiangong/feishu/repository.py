@@ -91,6 +91,15 @@ async def finish_event(
     await session.execute(stmt)
 
 
+async def store_reply(session: AsyncSession, event_id: str, reply: str) -> None:
+    stmt = (
+        update(FeishuEvent)
+        .where(FeishuEvent.id == event_id)
+        .values(reply=reply, updated_at=utcnow())
+    )
+    await session.execute(stmt)
+
+
 async def stale_events(session: AsyncSession, cutoff: datetime) -> list[FeishuEvent]:
     stmt = (
         select(FeishuEvent)

@@ -25,6 +25,7 @@ from tiangong.db.session import on_commit
 from tiangong.goals import repository
 from tiangong.goals.runner import run_goal
 from tiangong.queue import Consumer, Queue, get_queue
+from tiangong.queue.periodic import repeat
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +57,7 @@ class GoalRunner:
         if self._consumer is not None:
             await self._consumer.start()
             await self.recover()
-            self._recovery = asyncio.get_running_loop().create_task(self._recover_forever())
-
-    async def _recover_forever(self) -> None:
-        while True:
-            await asyncio.sleep(RECOVER_EVERY_S)
-            try:
-                await self.recover()
-            except Exception:
-                log.exception("goal run recovery failed")
+            self._recovery = repeat(RECOVER_EVERY_S, self.recover, "goal run recovery")
 
     async def recover(self) -> None:
         """Re-queue background runs that nobody holds (their process died), and fail tasks
