@@ -69,6 +69,8 @@ def _requests(token: str) -> list[tuple[str, dict[str, Any]]]:
             {"content": '{"message": "x", "count": "many"}', "headers": {**auth, **json_type}},
         ),
         ("array body", {"content": "[1, 2]", "headers": {**auth, **json_type}}),
+        ("bad utf-8", {"content": b'{"message": "\xff\xfe"}', "headers": {**auth, **json_type}}),
+        ("too deep", {"content": "[" * 100_000 + "]" * 100_000, "headers": {**auth, **json_type}}),
         ("no token", {"content": good, "headers": json_type}),
         ("field error, no token", {"content": '{"message": ""}', "headers": json_type}),
         ("broken json, no token", {"content": "{", "headers": json_type}),

@@ -29,7 +29,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.security.utils import get_authorization_scheme_param
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,7 +69,9 @@ class LeanRoute(APIRoute):
             return None
         try:
             return self._plan.model.model_validate(json.loads(body))
-        except (ValueError, ValidationError):
+        except (
+            Exception
+        ):  # invalid JSON or fields, bad UTF-8, nesting too deep: FastAPI's to report
             return None
 
 
